@@ -1,0 +1,158 @@
+"""The "send a message" use case, shared by the chat page and the REST API.
+
+Steps, each its own short transaction: save the user's message; build the context from
+the session's history; stream the reply from the provider (no transaction open); save
+the reply with its usage and exact cost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import openai
+
+from smallchat.config import Settings
+from smallchat.errors import InvalidInput, ProviderError
+from smallchat.llm import ChatMessage, ReplyStream, open_reply_stream
+from smallchat.pricing import price_reply
+from smallchat.repository import ChatStore, MessageRecord, NewReply
+from smallchat.usage import estimate_usage
+
+
+def parse_session_id(raw: str) -> str:
+    """The canonical form of a session id, or InvalidInput for anything that is not a UUID."""
+    try:
+        return str(uuid.UUID(str(raw).strip()))
+    except (ValueError, AttributeError):
+        raise InvalidInput("That chat link is not valid: the session id is not a UUID.") from None
+
+
+def validate_message(text: str, settings: Settings) -> str:
+    """The message to send, or InvalidInput saying why it cannot be sent."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("The message is empty. Type something to send.")
+    if len(text) > settings.max_message_chars:
+        raise InvalidInput(
+            f"The message is too long: {len(text):,} characters, the limit is "
+            f"{settings.max_message_chars:,} (MAX_MESSAGE_CHARS)."
+        )
+    # Lone surrogates cannot be stored or sent as UTF-8; say so instead of failing later.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("The message contains characters that are not valid text (unpaired surrogates).") from None
+    return text
+
+
+def build_context(store: ChatStore, settings: Settings, session_id: str) -> list[ChatMessage]:
+    """What the model receives: the system prompt, then the session's messages in order."""
+    context = [ChatMessage("system", settings.system_prompt)] if settings.system_prompt.strip() else []
+    context.extend(ChatMessage(m.role, m.content) for m in store.list_messages(session_id) if m.content)
+    return context
+
+
+@dataclass
+class PendingReply:
+    """A reply being streamed: iterate it for text; it saves itself when the stream ends or stops.
+
+    ``saved`` holds the stored reply afterwards. A reply cut short (the user stopped it, the
+    page moved on, the connection dropped) is kept and flagged incomplete; a reply without
+    provider-reported usage gets estimated tokens, flagged as such.
+    """
+
+    store: ChatStore
+    settings: Settings
+    session_id: str
+    model: str
+    context: list[ChatMessage]
+    stream: ReplyStream
+    saved: MessageRecord | None = None
+    error: ProviderError | None = None
+
+    def __post_init__(self) -> None:
+        self._parts: list[str] = []
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for text in self.stream:
+                self._parts.append(text)
+                yield text
+        except ProviderError as error:
+            self.error = error
+            raise
+        finally:
+            self._save()
+
+    def close(self) -> None:
+        """Stop streaming and keep what arrived so far."""
+        self.stream.close()
+        self._save()
+
+    def _save(self) -> None:
+        if self.saved is not None:
+            return
+        content = self.text
+        if not content and self.error is not None:
+            # Nothing arrived: keep only the user's message, so it can be retried as it is.
+            return
+        usage = self.stream.usage
+        estimated = usage is None
+        if usage is None:
+            usage = estimate_usage((message.content for message in self.context), content)
+        model = self.stream.model or self.model
+        priced = price_reply(self.settings, model, usage)
+        self.saved = self.store.add_reply(
+            self.session_id,
+            reply=NewReply(
+                content=content,
+                model=model,
+                usage=usage,
+                usage_estimated=estimated,
+                complete=self.stream.finished and self.error is None,
+                cost=priced.cost,
+                tariff=priced.tariff,
+            ),
+        )
+
+
+def start_reply(
+    store: ChatStore,
+    client: openai.OpenAI,
+    settings: Settings,
+    *,
+    session_id: str,
+    text: str | None,
+) -> PendingReply:
+    """Save ``text`` as the user's message (None: retry the last unanswered one) and start the reply.
+
+    Raises InvalidInput or SessionNotFound before anything is saved, and ProviderError after
+    the user's message is saved (it stays, ready to be retried without duplication).
+    """
+    if text is None:
+        store.get_session(session_id)  # SessionNotFound for a deleted session
+        last = store.last_message(session_id)
+        if last is None or last.role != "user":
+            raise InvalidInput("There is no unanswered message to retry.")
+    else:
+        store.add_user_message(session_id, content=validate_message(text, settings))
+    model = settings.model_name
+    context = build_context(store, settings, session_id)
+    stream = open_reply_stream(client, settings, model=model, messages=context)
+    return PendingReply(store=store, settings=settings, session_id=session_id, model=model, context=context, stream=stream)
+
+
+def send_message(
+    store: ChatStore, client: openai.OpenAI, settings: Settings, *, session_id: str, text: str | None
+) -> MessageRecord:
+    """Send a message and wait for the whole reply (the non-streaming form of ``start_reply``)."""
+    pending = start_reply(store, client, settings, session_id=session_id, text=text)
+    for _ in pending:
+        pass
+    assert pending.saved is not None
+    return pending.saved

@@ -1,0 +1,272 @@
+"""The provider client: streaming chat completions, usage parsing and error mapping.
+
+Every exception of the ``openai`` SDK is turned here into one of ``smallchat.errors``,
+with text a person can act on and with the API key removed from anything echoed back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import openai
+
+from smallchat import errors
+from smallchat.config import Settings
+from smallchat.usage import TokenUsage
+
+# Placeholder key for local servers (Ollama, llama.cpp, vLLM) that ignore it; the SDK
+# refuses to start without one.
+LOCAL_SERVER_API_KEY = "not-needed"
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.internal"}
+# Anything shaped like a provider key (sk-..., gsk_..., ...) is masked in echoed text.
+_KEY_LIKE = re.compile(r"\b(?:sk|gsk|xai|pk|key)[-_][A-Za-z0-9_\-]{8,}")
+_ERROR_DETAIL_MAX_CHARS = 300
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+def is_local_server(base_url: str) -> bool:
+    """True for a server on this machine, which needs no API key."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in _LOCAL_HOSTS or host.startswith("127.")
+
+
+def needs_api_key(settings: Settings) -> bool:
+    return not settings.has_api_key and not is_local_server(settings.base_url)
+
+
+def make_client(settings: Settings) -> openai.OpenAI:
+    """An SDK client for the configured provider (cheap to keep, expensive to rebuild)."""
+    if needs_api_key(settings):
+        raise errors.InvalidApiKey(
+            "No API key is configured. Set AI_API_KEY in the environment, a .env file or "
+            ".streamlit/secrets.toml."
+        )
+    return openai.OpenAI(
+        api_key=settings.api_key or LOCAL_SERVER_API_KEY,
+        base_url=settings.base_url,
+        timeout=settings.request_timeout_seconds,
+        max_retries=settings.max_retries,
+    )
+
+
+class ReplyStream:
+    """The text deltas of one streamed reply; usage and finish state travel beside them.
+
+    Iterate it for text. Afterwards ``usage`` holds the provider-reported usage (None when
+    the provider sent none), and ``finished`` whether the provider ended the reply itself.
+    """
+
+    def __init__(self, sdk_stream: Any, *, redact: Sequence[str]) -> None:
+        self._sdk_stream = sdk_stream
+        self._redact = redact
+        self.usage: TokenUsage | None = None
+        self.finish_reason: str | None = None
+        self.model: str | None = None  # the model id the provider says answered
+
+    @property
+    def finished(self) -> bool:
+        return self.finish_reason is not None
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for chunk in self._sdk_stream:
+                if self.model is None and getattr(chunk, "model", None):
+                    self.model = chunk.model
+                usage = usage_from_chunk(chunk)
+                if usage is not None:
+                    # Counted once: providers that repeat usage (Groq's x_groq beside a usage
+                    # chunk) or send running totals end on the final figures, so keep the last.
+                    self.usage = usage
+                for choice in chunk.choices or ():
+                    if choice.finish_reason:
+                        self.finish_reason = choice.finish_reason
+                    text = choice.delta.content if choice.delta else None
+                    if text:
+                        yield text
+        except openai.OpenAIError as error:
+            raise translate_error(error, redact=self._redact) from None
+
+    def close(self) -> None:
+        """Stop reading (the user pressed stop, or the page moved on)."""
+        close = getattr(self._sdk_stream, "close", None)
+        if close is not None:
+            close()
+
+
+def open_reply_stream(
+    client: openai.OpenAI, settings: Settings, *, model: str, messages: Sequence[ChatMessage]
+) -> ReplyStream:
+    """Start a streamed chat completion; provider errors raise ``smallchat.errors``."""
+    redact = [settings.api_key]
+    payload = [{"role": message.role, "content": message.content} for message in messages]
+    try:
+        try:
+            sdk_stream = client.chat.completions.create(
+                model=model, messages=payload, stream=True, stream_options={"include_usage": True}
+            )
+        except openai.BadRequestError as error:
+            # Some OpenAI-compatible servers reject the optional stream_options; ask again
+            # without it (usage is then estimated if they send none).
+            if "stream_options" not in str(error) and "include_usage" not in str(error):
+                raise
+            sdk_stream = client.chat.completions.create(model=model, messages=payload, stream=True)
+    except openai.OpenAIError as error:
+        raise translate_error(error, redact=redact, model=model, base_url=settings.base_url) from None
+    return ReplyStream(sdk_stream, redact=redact)
+
+
+def usage_from_chunk(chunk: Any) -> TokenUsage | None:
+    """Usage carried by one stream chunk, wherever the provider put it, or None."""
+    usage = getattr(chunk, "usage", None)
+    if usage is None:
+        extra = getattr(chunk, "model_extra", None) or {}
+        groq = extra.get("x_groq")
+        usage = _get(groq, "usage")
+    if usage is None:
+        return None
+    return parse_usage(usage)
+
+
+def parse_usage(usage: Any) -> TokenUsage | None:
+    """A TokenUsage from an OpenAI-style usage object or dict."""
+    prompt = _int(_get(usage, "prompt_tokens"))
+    completion = _int(_get(usage, "completion_tokens"))
+    if prompt is None and completion is None:
+        return None
+    cached = _int(_get(_get(usage, "prompt_tokens_details"), "cached_tokens"))
+    if cached is None:
+        # DeepSeek and some compatible servers report cache hits at the top level.
+        cached = _int(_get(usage, "prompt_cache_hit_tokens"))
+    reasoning = _int(_get(_get(usage, "completion_tokens_details"), "reasoning_tokens"))
+    prompt = prompt or 0
+    completion = completion or 0
+    return TokenUsage(
+        prompt=prompt,
+        completion=completion,
+        cached=min(cached or 0, prompt),
+        reasoning=min(reasoning or 0, completion),
+    )
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    value = getattr(obj, name, None)
+    if value is None:
+        extra = getattr(obj, "model_extra", None)
+        if extra:
+            value = extra.get(name)
+    return value
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
+def redact_secrets(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret, and anything shaped like an API key, masked."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return _KEY_LIKE.sub("[redacted]", text)
+
+
+def translate_error(
+    error: openai.OpenAIError,
+    *,
+    redact: Sequence[str],
+    model: str | None = None,
+    base_url: str | None = None,
+) -> errors.ProviderError:
+    """The user-facing error for an SDK exception."""
+    detail = _provider_detail(error, redact)
+    suffix = f" The provider said: {detail}" if detail else ""
+    where = f" at {base_url}" if base_url else ""
+
+    if isinstance(error, openai.APITimeoutError):
+        return errors.ProviderTimeout(
+            "The AI provider did not answer in time. Try again; if it keeps happening, raise "
+            "AI_TIMEOUT_SECONDS."
+        )
+    if isinstance(error, openai.APIConnectionError):
+        return errors.ProviderUnreachable(
+            f"Could not connect to the AI provider{where}. Check AI_BASE_URL and your network, then try again."
+        )
+    status = getattr(error, "status_code", None)
+    if status == 401:
+        return errors.InvalidApiKey(
+            "The AI provider rejected the API key (401). Check AI_API_KEY, or enter another key." + suffix
+        )
+    if status == 403:
+        return errors.PermissionDenied(
+            "The API key is not allowed to use this model or endpoint (403)." + suffix
+        )
+    if status == 404:
+        return errors.ModelNotFound(
+            f"The model {model or ''!s} was not found{where} (404). Check AI_MODEL_NAME.".replace("  ", " ")
+            + suffix
+        )
+    if status == 413:
+        return errors.RequestTooLarge(
+            "The request is too large for the AI provider (413). Send a shorter message or start a new chat."
+            + suffix
+        )
+    if status == 429:
+        return errors.RateLimited(
+            "The AI provider is rate limiting requests (429). Wait a moment, then retry." + suffix
+        )
+    if status in (400, 422) and _is_context_length_error(error):
+        return errors.ContextTooLong(
+            "This conversation is now too long for the model's context window. Start a new chat, "
+            "or reset this one, to continue."
+        )
+    if status == 408:
+        return errors.ProviderTimeout("The AI provider timed out (408). Try again." + suffix)
+    if isinstance(status, int) and status >= 500:
+        return errors.ProviderUnavailable(
+            f"The AI provider had a server error ({status}). Try again in a moment." + suffix
+        )
+    if isinstance(status, int):
+        return errors.ProviderError(f"The AI provider refused the request ({status})." + suffix)
+    return errors.ProviderError("The AI provider stopped with an error." + suffix)
+
+
+def _is_context_length_error(error: openai.OpenAIError) -> bool:
+    code = getattr(error, "code", None)
+    body = getattr(error, "body", None)
+    text = f"{code} {body} {error}".lower()
+    return "context_length_exceeded" in text or "context length" in text or "maximum context" in text
+
+
+def _provider_detail(error: openai.OpenAIError, redact: Sequence[str]) -> str:
+    """The provider's own words, shortened and with secrets removed."""
+    message = None
+    body = getattr(error, "body", None)
+    if isinstance(body, Mapping):
+        message = body.get("message") or _get(body.get("error"), "message")
+    if not isinstance(message, str) or not message.strip():
+        message = getattr(error, "message", None) or ""
+        # The SDK's default for a status error without a JSON body is "Error code: N - ...".
+        if isinstance(message, str) and message.startswith("Error code:"):
+            message = ""
+    message = " ".join(str(message).split())
+    if len(message) > _ERROR_DETAIL_MAX_CHARS:
+        message = message[: _ERROR_DETAIL_MAX_CHARS - 1] + "…"
+    return redact_secrets(message, redact)

@@ -1,0 +1,305 @@
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat completions protocol.
+
+Tests drive it through the real ``openai`` SDK: JSON and SSE streaming, usage in every
+place providers put it, error statuses with or without bodies, ``retry-after``, streams
+cut short, and servers that never answer. Queue scripted responses with ``script()``;
+with none queued it echoes the last user message.
+
+Run it by hand for the browser: ``python -m tests.fake_provider --port 8765``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+FAKE_MODEL = "fake-model"
+
+
+@dataclass
+class Reply:
+    """A successful completion, streamed or not.
+
+    ``usage_placement``: "final_chunk" (a last chunk with empty choices, as OpenAI does),
+    "x_groq" (Groq's ``x_groq.usage`` on the finish chunk), "both" (Groq's x_groq plus a
+    usage chunk with the same numbers), "every_chunk" (running totals on each chunk), or
+    "none".
+    """
+
+    chunks: list[str] = field(default_factory=lambda: ["Hello", " there", "!"])
+    prompt_tokens: int = 10
+    completion_tokens: int = 3
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    usage_placement: str = "final_chunk"
+    model: str = FAKE_MODEL
+    send_finish: bool = True
+    send_done: bool = True
+    error_after_chunks: dict[str, Any] | None = None
+    delay_seconds: float = 0.0
+    chunk_delay_seconds: float = 0.0
+
+    def usage(self, *, prompt_tokens: int | None = None, completion_tokens: int | None = None) -> dict[str, Any]:
+        usage: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens if prompt_tokens is None else prompt_tokens,
+            "completion_tokens": self.completion_tokens if completion_tokens is None else completion_tokens,
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if self.cached_tokens is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        if self.reasoning_tokens is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
+        return usage
+
+
+@dataclass
+class Failure:
+    """An error response: ``body`` a dict (sent as JSON), a str (sent as is) or None."""
+
+    status: int
+    body: dict[str, Any] | str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Hang:
+    """Accept the request and say nothing for ``seconds``."""
+
+    seconds: float = 30.0
+
+
+Scripted = Reply | Failure | Hang
+
+
+def error_body(message: str, *, code: str | None = None, kind: str = "invalid_request_error") -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "code": code}}
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any] | None
+
+
+class FakeProvider:
+    """The server; use as a context manager or call ``start()``/``stop()``."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, echo_chunk_delay: float = 0.0) -> None:
+        self._queue: deque[Scripted] = deque()
+        self._lock = threading.Lock()
+        self.requests: list[RecordedRequest] = []
+        self.echo_chunk_delay = echo_chunk_delay
+        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def script(self, *responses: Scripted) -> None:
+        """Queue responses, answered in order by the next requests."""
+        with self._lock:
+            self._queue.extend(responses)
+
+    def next_response(self, body: dict[str, Any] | None) -> Scripted:
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+        return self._echo(body)
+
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def _echo(self, body: dict[str, Any] | None) -> Reply:
+        messages = (body or {}).get("messages") or []
+        last = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+        words = f"Echo: {last}".split(" ")
+        chunks = [words[0]] + [" " + word for word in words[1:]]
+        prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4 + 1
+        return Reply(
+            chunks=chunks,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(chunks),
+            chunk_delay_seconds=self.echo_chunk_delay,
+        )
+
+    def start(self) -> FakeProvider:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeProvider:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            pass
+
+        def _record(self, body: dict[str, Any] | None) -> None:
+            provider.requests.append(RecordedRequest(self.command, self.path, dict(self.headers), body))
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            self._record(None)
+            if self.path.rstrip("/").endswith("/models"):
+                self._send_json(200, {"object": "list", "data": [{"id": FAKE_MODEL, "object": "model", "owned_by": "fake"}]})
+            else:
+                self._send_json(404, error_body("not found"))
+
+        def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            self._record(body)
+            if not self.path.rstrip("/").endswith("/chat/completions"):
+                self._send_json(404, error_body("not found"))
+                return
+            response = provider.next_response(body)
+            if isinstance(response, Hang):
+                time.sleep(response.seconds)
+                self.close_connection = True
+                return
+            if isinstance(response, Failure):
+                self._send_failure(response)
+                return
+            if response.delay_seconds:
+                time.sleep(response.delay_seconds)
+            if (body or {}).get("stream"):
+                self._send_stream(response)
+            else:
+                self._send_completion(response)
+
+        def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _send_failure(self, failure: Failure) -> None:
+            if isinstance(failure.body, dict):
+                self._send_json(failure.status, failure.body, failure.headers)
+                return
+            data = (failure.body or "").encode()
+            self.send_response(failure.status)
+            self.send_header("Content-Type", "text/plain" if failure.body else "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in failure.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _send_completion(self, reply: Reply) -> None:
+            self._send_json(
+                200,
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": reply.model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(reply.chunks)},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": reply.usage() if reply.usage_placement != "none" else None,
+                },
+            )
+
+        def _send_stream(self, reply: Reply) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                self._write_stream(reply)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped reading: that is a case under test, not a failure
+
+        def _write_stream(self, reply: Reply) -> None:
+            def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+                return {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": reply.model,
+                    "choices": choices,
+                    **extra,
+                }
+
+            def send(payload: dict[str, Any] | str) -> None:
+                data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+                self.wfile.write(f"data: {data}\n\n".encode("utf-8", "surrogatepass"))
+                self.wfile.flush()
+
+            send(chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
+            for position, text in enumerate(reply.chunks, start=1):
+                if reply.chunk_delay_seconds:
+                    time.sleep(reply.chunk_delay_seconds)
+                extra = {}
+                if reply.usage_placement == "every_chunk":
+                    extra["usage"] = reply.usage(completion_tokens=position)
+                send(chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}], **extra))
+            if reply.error_after_chunks is not None:
+                send({"error": reply.error_after_chunks})
+                return
+            if reply.send_finish:
+                extra = {}
+                if reply.usage_placement in ("x_groq", "both"):
+                    extra["x_groq"] = {"id": "req_fake", "usage": reply.usage()}
+                if reply.usage_placement == "every_chunk":
+                    extra["usage"] = reply.usage()
+                send(chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}], **extra))
+            if reply.usage_placement in ("final_chunk", "both"):
+                send(chunk([], usage=reply.usage()))
+            if reply.send_done:
+                send("[DONE]")
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A local OpenAI-compatible server that echoes messages.")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--chunk-delay", type=float, default=0.05, help="seconds between streamed words")
+    args = parser.parse_args()
+    provider = FakeProvider(port=args.port, echo_chunk_delay=args.chunk_delay)
+    print(f"Fake OpenAI-compatible provider at {provider.base_url}", flush=True)
+    provider.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        provider.stop()
+
+
+if __name__ == "__main__":
+    main()
