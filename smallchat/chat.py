@@ -144,7 +144,9 @@ def start_reply(
     model = settings.model_name
     context = build_context(store, settings, session_id)
     stream = open_reply_stream(client, settings, model=model, messages=context)
-    return PendingReply(store=store, settings=settings, session_id=session_id, model=model, context=context, stream=stream)
+    return PendingReply(
+        store=store, settings=settings, session_id=session_id, model=model, context=context, stream=stream
+    )
 
 
 def send_message(

@@ -21,7 +21,7 @@ from smallchat.usage import TokenUsage
 # Placeholder key for local servers (Ollama, llama.cpp, vLLM) that ignore it; the SDK
 # refuses to start without one.
 LOCAL_SERVER_API_KEY = "not-needed"
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.internal"}
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.internal"}  # noqa: S104 - a name to match, not a bind
 # Anything shaped like a provider key (sk-..., gsk_..., ...) is masked in echoed text.
 _KEY_LIKE = re.compile(r"\b(?:sk|gsk|xai|pk|key)[-_][A-Za-z0-9_\-]{8,}")
 _ERROR_DETAIL_MAX_CHARS = 300
@@ -47,8 +47,7 @@ def make_client(settings: Settings) -> openai.OpenAI:
     """An SDK client for the configured provider (cheap to keep, expensive to rebuild)."""
     if needs_api_key(settings):
         raise errors.InvalidApiKey(
-            "No API key is configured. Set AI_API_KEY in the environment, a .env file or "
-            ".streamlit/secrets.toml."
+            "No API key is configured. Set AI_API_KEY in the environment, a .env file or .streamlit/secrets.toml."
         )
     return openai.OpenAI(
         api_key=settings.api_key or LOCAL_SERVER_API_KEY,
@@ -202,8 +201,7 @@ def translate_error(
 
     if isinstance(error, openai.APITimeoutError):
         return errors.ProviderTimeout(
-            "The AI provider did not answer in time. Try again; if it keeps happening, raise "
-            "AI_TIMEOUT_SECONDS."
+            "The AI provider did not answer in time. Try again; if it keeps happening, raise AI_TIMEOUT_SECONDS."
         )
     if isinstance(error, openai.APIConnectionError):
         return errors.ProviderUnreachable(
@@ -215,18 +213,14 @@ def translate_error(
             "The AI provider rejected the API key (401). Check AI_API_KEY, or enter another key." + suffix
         )
     if status == 403:
-        return errors.PermissionDenied(
-            "The API key is not allowed to use this model or endpoint (403)." + suffix
-        )
+        return errors.PermissionDenied("The API key is not allowed to use this model or endpoint (403)." + suffix)
     if status == 404:
         return errors.ModelNotFound(
-            f"The model {model or ''!s} was not found{where} (404). Check AI_MODEL_NAME.".replace("  ", " ")
-            + suffix
+            f"The model {model or ''!s} was not found{where} (404). Check AI_MODEL_NAME.".replace("  ", " ") + suffix
         )
     if status == 413:
         return errors.RequestTooLarge(
-            "The request is too large for the AI provider (413). Send a shorter message or start a new chat."
-            + suffix
+            "The request is too large for the AI provider (413). Send a shorter message or start a new chat." + suffix
         )
     if status == 429:
         return errors.RateLimited(

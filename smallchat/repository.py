@@ -127,12 +127,7 @@ class ChatStore:
 
     def list_sessions(self, *, limit: int = 50, offset: int = 0) -> list[SessionSummary]:
         """Sessions, most recently active first."""
-        query = (
-            select(ChatSession)
-            .order_by(ChatSession.updated_at.desc(), ChatSession.id)
-            .limit(limit)
-            .offset(offset)
-        )
+        query = select(ChatSession).order_by(ChatSession.updated_at.desc(), ChatSession.id).limit(limit).offset(offset)
         with self._read() as db:
             return [_session_summary(row) for row in db.scalars(query)]
 

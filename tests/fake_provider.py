@@ -11,6 +11,7 @@ Run it by hand for the browser: ``python -m tests.fake_provider --port 8765``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import time
@@ -111,6 +112,12 @@ class FakeProvider:
         with self._lock:
             self._queue.extend(responses)
 
+    def reset(self) -> None:
+        """Forget queued responses and recorded requests."""
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+
     def next_response(self, body: dict[str, Any] | None) -> Scripted:
         with self._lock:
             if self._queue:
@@ -152,20 +159,22 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _record(self, body: dict[str, Any] | None) -> None:
             provider.requests.append(RecordedRequest(self.command, self.path, dict(self.headers), body))
 
-        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        def do_GET(self) -> None:
             self._record(None)
             if self.path.rstrip("/").endswith("/models"):
-                self._send_json(200, {"object": "list", "data": [{"id": FAKE_MODEL, "object": "model", "owned_by": "fake"}]})
+                self._send_json(
+                    200, {"object": "list", "data": [{"id": FAKE_MODEL, "object": "model", "owned_by": "fake"}]}
+                )
             else:
                 self._send_json(404, error_body("not found"))
 
-        def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             try:
@@ -240,10 +249,9 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
-            try:
+            # The client may stop reading mid-stream: that is a case under test, not a failure.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._write_stream(reply)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client stopped reading: that is a case under test, not a failure
 
         def _write_stream(self, reply: Reply) -> None:
             def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:

@@ -1,0 +1,50 @@
+"""SmallChat: the chat page. UI only; the work is done by the ``smallchat`` core."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from smallchat.llm import needs_api_key
+from smallchat.ui.chat_view import (
+    RETRY_REQUESTED,
+    render_history,
+    render_key_form,
+    render_unanswered,
+    send,
+)
+from smallchat.ui.navigation import open_new_chat, resolve_current_session
+from smallchat.ui.resources import load_settings_or_stop, load_store_or_stop
+from smallchat.ui.sidebar import render_sidebar
+from smallchat.ui.text import escape_markdown
+
+st.set_page_config(page_title="SmallChat", page_icon="💬", layout="centered")
+
+settings = load_settings_or_stop()
+store = load_store_or_stop(settings)
+session, notice = resolve_current_session(store)
+
+st.subheader(escape_markdown(session.title) if session else "SmallChat", anchor=False)
+if notice:
+    st.warning(notice, icon=":material/link_off:")
+    st.button("Start a new chat", icon=":material/add:", on_click=open_new_chat)
+
+missing_key = needs_api_key(settings)
+if missing_key:
+    render_key_form(settings)
+
+history = render_history(store, session) if session else []
+if session is None and not notice and not missing_key:
+    st.caption(f"Chat with **{escape_markdown(settings.model_name)}** and see what every reply costs.")
+
+prompt = st.chat_input("Message SmallChat", submit_mode="stop", disabled=missing_key)
+retry = session is not None and st.session_state.pop(RETRY_REQUESTED, None) == session.id
+if prompt is not None:
+    send(store, settings, session, prompt)
+elif retry:
+    send(store, settings, session, None)
+elif history and history[-1].role == "user":
+    render_unanswered(session)
+
+# Drawn last so its totals include the reply that just streamed.
+session, _ = resolve_current_session(store)
+render_sidebar(store, session)

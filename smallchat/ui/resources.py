@@ -1,0 +1,70 @@
+"""Process-wide resources for the pages: settings, the store and the provider client.
+
+Each is built once per process (``st.cache_resource``); a configuration or storage
+problem stops the page with a clear message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+import streamlit as st
+
+from smallchat.config import Settings, load_settings
+from smallchat.db import create_db_engine, upgrade_database
+from smallchat.errors import SmallChatError
+from smallchat.llm import make_client
+from smallchat.repository import ChatStore
+
+SESSION_API_KEY = "session_api_key"
+
+
+def _streamlit_secrets() -> dict[str, Any]:
+    """Top-level values of ``st.secrets``; empty when no secrets file exists."""
+    try:
+        return {key: value for key, value in st.secrets.to_dict().items() if not isinstance(value, dict)}
+    except Exception:  # no secrets.toml, or one that does not parse: environment and .env still apply
+        return {}
+
+
+@st.cache_resource(show_spinner=False)
+def _load_settings_once() -> Settings:
+    return load_settings(secrets=_streamlit_secrets())
+
+
+@st.cache_resource(show_spinner=False)
+def _load_store(database_url: str) -> ChatStore:
+    engine = create_db_engine(database_url)
+    upgrade_database(engine)
+    return ChatStore(engine)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _load_client(settings: Settings) -> openai.OpenAI:
+    return make_client(settings)
+
+
+def load_settings_or_stop() -> Settings:
+    """The app's settings, with the key typed in for this browser session if there is one."""
+    try:
+        settings = _load_settings_once()
+    except SmallChatError as error:
+        st.error(f"SmallChat is not configured correctly: {error}")
+        st.stop()
+    session_key = st.session_state.get(SESSION_API_KEY)
+    return settings.with_api_key(session_key) if session_key else settings
+
+
+def load_store_or_stop(settings: Settings) -> ChatStore:
+    """The chat store; stops the page with the reason when the database cannot be used."""
+    try:
+        return _load_store(settings.database_url)
+    except SmallChatError as error:
+        st.error(f"The chat history database cannot be used. {error}")
+        st.stop()
+
+
+def load_client(settings: Settings) -> openai.OpenAI:
+    """The SDK client for these settings (raises InvalidApiKey when no key is set)."""
+    return _load_client(settings)

@@ -1,0 +1,39 @@
+"""Turning stored text and numbers into what the pages show."""
+
+from __future__ import annotations
+
+import re
+
+from smallchat.money import format_usd
+from smallchat.repository import MessageRecord
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def escape_dollars(text: str) -> str:
+    """Markdown with literal ``$`` signs (Streamlit would otherwise read ``$...$`` as LaTeX)."""
+    return text.replace("$", r"\$")
+
+
+def escape_markdown(text: str) -> str:
+    """Plain text shown through Markdown exactly as typed, line breaks included."""
+    escaped = _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+    return escaped.replace("\n", "  \n")
+
+
+def reply_caption(message: MessageRecord) -> str:
+    """The line under a reply: tokens in / cached / out and the cost, with its caveats."""
+    usage = message.usage
+    if usage is None:
+        return ""
+    approx = "~" if message.usage_estimated else ""
+    parts = [f"{approx}{usage.prompt:,} in", f"{approx}{usage.cached:,} cached", f"{approx}{usage.completion:,} out"]
+    if usage.reasoning:
+        parts[-1] += f" (of which {usage.reasoning:,} reasoning)"
+    if message.cost is None:
+        parts.append(f"cost n/a: no known price for {message.model}")
+    else:
+        parts.append(format_usd(message.cost) + (" estimated" if message.usage_estimated else ""))
+    if not message.complete:
+        parts.append("reply incomplete")
+    return escape_dollars(" · ".join(parts))
