@@ -169,3 +169,10 @@ def test_local_server_needs_no_key(provider: FakeProvider, settings: Settings) -
     keyless = Settings(**{**settings.__dict__, "api_key": ""})
     text, _ = stream_all(make_client(keyless), keyless)
     assert text == "Echo: hello"
+
+
+def test_a_key_typed_in_for_the_session_is_the_one_sent(provider: FakeProvider, settings: Settings) -> None:
+    typed = settings.with_api_key("  gsk_typed-in-abcdef123456 ")
+    stream_all(make_client(typed), typed)
+    headers = {name.lower(): value for name, value in provider.chat_requests()[-1].headers.items()}
+    assert headers["authorization"] == "Bearer gsk_typed-in-abcdef123456"

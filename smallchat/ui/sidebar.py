@@ -11,6 +11,7 @@ from smallchat.ui.navigation import open_new_chat, open_session
 from smallchat.ui.text import escape_markdown
 
 SESSIONS_PAGE_SIZE = 30
+CONFIRMING = "confirming"  # (action, session id) awaiting the user's confirmation
 LABEL_TITLE_CHARS = 28
 
 
@@ -70,17 +71,36 @@ def render_current_session(store: ChatStore, session: SessionSummary) -> None:
         new_title = st.text_input("Title", value=session.title, max_chars=200, key=f"title-{session.id}")
         if st.button("Save", key="rename-save"):
             _rename(store, session, new_title)
-    if reset.button(
+    reset.button(
         ":material/restart_alt:",
         key="reset",
         use_container_width=True,
         help="Reset: clear the messages, keep this chat",
-    ):
+        on_click=_ask_to_confirm,
+        args=("reset", session.id),
+    )
+    delete.button(
+        ":material/delete:",
+        key="delete",
+        use_container_width=True,
+        help="Delete this chat and its history",
+        on_click=_ask_to_confirm,
+        args=("delete", session.id),
+    )
+    # The question stays asked across reruns until it is answered or dismissed.
+    asked = st.session_state.get(CONFIRMING)
+    if asked == ("reset", session.id):
         _confirm_reset(store, session)
-    if delete.button(
-        ":material/delete:", key="delete", use_container_width=True, help="Delete this chat and its history"
-    ):
+    elif asked == ("delete", session.id):
         _confirm_delete(store, session)
+
+
+def _ask_to_confirm(action: str, session_id: str) -> None:
+    st.session_state[CONFIRMING] = (action, session_id)
+
+
+def _stop_confirming() -> None:
+    st.session_state.pop(CONFIRMING, None)
 
 
 def _rename(store: ChatStore, session: SessionSummary, title: str) -> None:
@@ -96,13 +116,16 @@ def _rename(store: ChatStore, session: SessionSummary, title: str) -> None:
     st.rerun()
 
 
-@st.dialog("Reset this chat?")
+@st.dialog("Reset this chat?", on_dismiss=_stop_confirming)
 def _confirm_reset(store: ChatStore, session: SessionSummary) -> None:
     st.write(
         f"All {session.message_count:,} messages of **{escape_markdown(session.title)}** will be "
         "deleted. The chat and its link stay."
     )
-    if st.button("Reset chat", type="primary"):
+    confirm, cancel = st.columns(2)
+    cancel.button("Cancel", on_click=_stop_confirming, use_container_width=True)
+    if confirm.button("Reset chat", type="primary", use_container_width=True):
+        _stop_confirming()
         try:
             store.reset_session(session.id)
         except SmallChatError as error:
@@ -112,12 +135,15 @@ def _confirm_reset(store: ChatStore, session: SessionSummary) -> None:
         st.rerun()
 
 
-@st.dialog("Delete this chat?")
+@st.dialog("Delete this chat?", on_dismiss=_stop_confirming)
 def _confirm_delete(store: ChatStore, session: SessionSummary) -> None:
     st.write(
         f"**{escape_markdown(session.title)}** and its {session.message_count:,} messages will be deleted for good."
     )
-    if st.button("Delete chat", type="primary"):
+    confirm, cancel = st.columns(2)
+    cancel.button("Cancel", on_click=_stop_confirming, use_container_width=True)
+    if confirm.button("Delete chat", type="primary", use_container_width=True):
+        _stop_confirming()
         try:
             store.delete_session(session.id)
         except SmallChatError as error:

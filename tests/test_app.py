@@ -1,0 +1,185 @@
+"""The chat page under Streamlit's AppTest, against the fake provider and a temp database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
+
+from smallchat.config import Settings
+from smallchat.repository import ChatStore
+from tests.apptest_helpers import configure_app, run_app
+from tests.conftest import TEST_API_KEY
+from tests.fake_provider import Failure, FakeProvider, Hang, Reply, error_body
+
+
+@pytest.fixture(autouse=True)
+def _app_environment(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    configure_app(monkeypatch, settings)
+
+
+def chat_log(app) -> list[tuple[str, str]]:
+    return [(message.name, message.markdown[0].value) for message in app.chat_message if message.markdown]
+
+
+def send(app, text: str):
+    return app.chat_input[0].set_value(text).run()
+
+
+def test_a_message_streams_a_reply_with_tokens_and_cost(provider: FakeProvider) -> None:
+    provider.script(
+        Reply(chunks=["Costs ", "$5 ", "today"], prompt_tokens=2006, cached_tokens=1920, completion_tokens=300)
+    )
+    app = send(run_app(), "What does it cost?")
+    assert not app.exception
+    assert chat_log(app) == [("user", "What does it cost?"), ("assistant", r"Costs \$5 today")]
+    caption = app.chat_message[1].caption[0].value
+    # GPT-5 mini: 86 * 0.25 + 1920 * 0.025 + 300 * 2.00 = 669.5 per 1M tokens
+    assert caption == r"2,006 in · 1,920 cached · 300 out · \$0.0006695"
+    assert app.sidebar.metric[0].value == "$0.0006695"
+    assert app.query_params["session"]
+
+
+def test_the_session_returns_from_its_link_after_a_restart(
+    provider: FakeProvider, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    first = send(run_app(), "Remember me")
+    session_id = first.query_params["session"]
+    configure_app(monkeypatch, settings)  # a new process: nothing cached survives
+    reopened = run_app(session_id=session_id)
+    assert not reopened.exception
+    assert chat_log(reopened) == [("user", "Remember me"), ("assistant", "Echo: Remember me")]
+    # The echo reports 3 prompt tokens (11 characters // 4 + 1) and 3 completion tokens (3 chunks):
+    # 3 * 0.25 + 3 * 2.00 = 6.75 per 1M tokens.
+    assert reopened.chat_message[1].caption[0].value == r"3 in · 0 cached · 3 out · \$0.00000675"
+    assert reopened.sidebar.metric[0].value == "$0.00000675"
+
+
+def test_new_chat_and_switching_back_through_the_sidebar(provider: FakeProvider, store: ChatStore) -> None:
+    app = send(run_app(), "first chat")
+    first_id = app.query_params["session"]
+    app = app.sidebar.button[0].click().run()  # New chat
+    assert "session" not in app.query_params
+    app = send(app, "second chat")
+    second_id = app.query_params["session"]
+    assert second_id != first_id
+    app.button(key=f"open-{first_id}").click().run()
+    assert app.query_params["session"] == first_id
+    assert chat_log(app)[0] == ("user", "first chat")
+
+
+def test_rename_reset_and_delete(provider: FakeProvider, store: ChatStore) -> None:
+    app = send(run_app(), "to be renamed")
+    session_id = app.query_params["session"]
+    app.text_input(key=f"title-{session_id}").set_value("Renamed chat").run()
+    app.button(key="rename-save").click().run()
+    assert store.get_session(session_id).title == "Renamed chat"
+
+    app.button(key="reset").click().run()
+    app = next(b for b in app.button if b.label == "Reset chat").click().run()
+    assert not app.exception
+    assert store.list_messages(session_id) == []
+    assert store.get_session(session_id).id == session_id
+    assert app.query_params["session"] == session_id
+
+    app.button(key="delete").click().run()
+    app = next(b for b in app.button if b.label == "Delete chat").click().run()
+    assert not app.exception
+    assert store.count_sessions() == 0
+    assert "session" not in app.query_params
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [("not-a-uuid", "not valid"), ("00000000-0000-4000-8000-000000000000", "no longer exists")],
+)
+def test_bad_session_links_give_a_notice_and_create_nothing(store: ChatStore, raw: str, words: str) -> None:
+    app = run_app(session_id=raw)
+    assert not app.exception
+    assert words in app.warning[0].value
+    assert store.count_sessions() == 0
+
+
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [
+        (Failure(401, error_body(f"Invalid API Key {TEST_API_KEY}")), "rejected the API key"),
+        (Failure(404, error_body("model does not exist")), "was not found"),
+        (Failure(429, error_body("rate limit"), headers={"retry-after": "0"}), "rate limiting"),
+        (Failure(413, error_body("too large")), "too large"),
+        (Failure(400, error_body("too many tokens", code="context_length_exceeded")), "too long for the model"),
+        (Failure(502, "Bad gateway"), "server error (502)"),
+    ],
+)
+def test_provider_errors_are_shown_inline_and_keep_the_message(
+    provider: FakeProvider, store: ChatStore, failure: Failure, words: str
+) -> None:
+    provider.script(failure)
+    app = send(run_app(), "hello")
+    assert not app.exception
+    errors_shown = [error.value for error in app.error]
+    assert any(words in shown for shown in errors_shown)
+    assert all(TEST_API_KEY not in shown for shown in errors_shown)
+    session_id = app.query_params["session"]
+    assert [(m.role, m.content) for m in store.list_messages(session_id)] == [("user", "hello")]
+
+
+def test_retry_sends_the_kept_message_once(provider: FakeProvider, store: ChatStore) -> None:
+    provider.script(Failure(503, error_body("overloaded")))
+    app = send(run_app(), "hello")
+    session_id = app.query_params["session"]
+    app = app.run()  # a later rerun still offers the retry, with the reason
+    assert "server error (503)" in app.warning[0].value
+    app = app.button(key="retry").click().run()
+    assert not app.exception
+    assert [(m.role, m.content) for m in store.list_messages(session_id)] == [
+        ("user", "hello"),
+        ("assistant", "Echo: hello"),
+    ]
+
+
+def test_timeout_and_refused_connection_are_explained(
+    provider: FakeProvider, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    configure_app(monkeypatch, Settings(**{**settings.__dict__, "request_timeout_seconds": 0.5}))
+    provider.script(Hang(seconds=2))
+    app = send(run_app(), "hello")
+    assert "did not answer in time" in app.error[0].value
+
+    configure_app(monkeypatch, Settings(**{**settings.__dict__, "base_url": "http://127.0.0.1:9/v1"}))
+    app = send(run_app(), "hello")
+    assert "Could not connect" in app.error[0].value
+    assert not app.exception
+
+
+@pytest.mark.parametrize(("text", "words"), [("   ", "empty"), ("x" * 100_001, "too long")])
+def test_bad_messages_are_refused_with_a_clear_word(store: ChatStore, text: str, words: str) -> None:
+    app = send(run_app(), text)
+    assert not app.exception
+    assert words in app.warning[0].value
+    assert store.count_sessions() == 0
+
+
+def test_missing_key_shows_where_to_set_it_and_takes_one_for_this_session_only(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("AI_API_KEY")
+    monkeypatch.setenv("AI_BASE_URL", "https://api.groq.com/openai/v1")  # hosted: a key is required
+    app = run_app()
+    assert not app.exception
+    assert "AI_API_KEY" in app.info[0].value
+    assert app.chat_input[0].disabled
+    key_field = app.text_input[0]
+    assert key_field.proto.type == TextInputProto.Type.PASSWORD
+
+    session_key = "gsk_typed-in-abcdef123456"
+    key_field.input(session_key)
+    app = next(b for b in app.button if b.label == "Use this key").click().run()
+    assert not app.exception
+    assert not app.chat_input[0].disabled
+    assert not app.info
+    # Held in this browser session's state only: no file under the app's folder contains it.
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert session_key.encode() not in path.read_bytes(), path
