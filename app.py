@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from smallchat.forecast import forecast_next
 from smallchat.llm import needs_api_key
 from smallchat.ui.chat_view import (
     RETRY_REQUESTED,
@@ -12,6 +13,7 @@ from smallchat.ui.chat_view import (
     render_unanswered,
     send,
 )
+from smallchat.ui.guardrails import render_budget_warnings, render_forecast, take_held_message
 from smallchat.ui.navigation import open_new_chat, resolve_current_session
 from smallchat.ui.resources import load_settings_or_stop, load_store_or_stop
 from smallchat.ui.sidebar import render_sidebar
@@ -36,15 +38,23 @@ history = render_history(store, session) if session else []
 if session is None and not notice and not missing_key:
     st.caption(f"Chat with **{escape_markdown(settings.model_name)}** and see what every reply costs.")
 
+render_budget_warnings(store, settings, session)
 prompt = st.chat_input("Message SmallChat", submit_mode="stop", disabled=missing_key)
 retry = session is not None and st.session_state.pop(RETRY_REQUESTED, None) == session.id
+held = take_held_message(session)
 if prompt is not None:
     send(store, settings, session, prompt)
+elif held is not None:
+    confirmed, held_text = held
+    send(store, settings, session, held_text, confirm_over_budget=confirmed)
 elif retry:
     send(store, settings, session, None)
 elif history and history[-1].role == "user":
     render_unanswered(session)
 
-# Drawn last so its totals include the reply that just streamed.
+# Drawn last so that totals and the forecast include the reply that just streamed.
 session, _ = resolve_current_session(store)
-render_sidebar(store, session)
+forecast = forecast_next(store, settings, session)
+if not missing_key:
+    render_forecast(forecast)
+render_sidebar(store, settings, session, forecast)

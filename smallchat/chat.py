@@ -13,12 +13,15 @@ from dataclasses import dataclass
 
 import openai
 
+from smallchat.budgets import enforce_budgets
 from smallchat.config import Settings
 from smallchat.errors import InvalidInput, ProviderError
+from smallchat.forecast import ContextPlan, Forecast, forecast_next
 from smallchat.llm import ChatMessage, ReplyStream, open_reply_stream
 from smallchat.pricing import price_reply
 from smallchat.repository import ChatStore, MessageRecord, NewReply
-from smallchat.usage import estimate_usage
+from smallchat.tokens import count_message_tokens, count_text_tokens
+from smallchat.usage import TokenUsage
 
 
 def parse_session_id(raw: str) -> str:
@@ -46,10 +49,11 @@ def validate_message(text: str, settings: Settings) -> str:
     return text
 
 
-def build_context(store: ChatStore, settings: Settings, session_id: str) -> list[ChatMessage]:
-    """What the model receives: the system prompt, then the session's messages in order."""
+def build_context(store: ChatStore, settings: Settings, session_id: str, plan: ContextPlan) -> list[ChatMessage]:
+    """What the model receives: the system prompt, then the newest messages the plan keeps."""
     context = [ChatMessage("system", settings.system_prompt)] if settings.system_prompt.strip() else []
-    context.extend(ChatMessage(m.role, m.content) for m in store.list_messages(session_id) if m.content)
+    kept = store.list_messages(session_id, limit=plan.sent_messages) if plan.sent_messages else []
+    context.extend(ChatMessage(m.role, m.content) for m in kept if m.content)
     return context
 
 
@@ -66,7 +70,7 @@ class PendingReply:
     settings: Settings
     session_id: str
     model: str
-    context: list[ChatMessage]
+    forecast: Forecast
     stream: ReplyStream
     saved: MessageRecord | None = None
     error: ProviderError | None = None
@@ -104,7 +108,9 @@ class PendingReply:
         usage = self.stream.usage
         estimated = usage is None
         if usage is None:
-            usage = estimate_usage((message.content for message in self.context), content)
+            usage = TokenUsage(
+                prompt=self.forecast.plan.prompt_tokens, completion=count_text_tokens(content, self.model)
+            )
         model = self.stream.model or self.model
         priced = price_reply(self.settings, model, usage)
         self.saved = self.store.add_reply(
@@ -117,6 +123,10 @@ class PendingReply:
                 complete=self.stream.finished and self.error is None,
                 cost=priced.cost,
                 tariff=priced.tariff,
+                content_tokens=count_message_tokens(content, self.model),
+                forecast_prompt_tokens=self.forecast.plan.prompt_tokens,
+                forecast_completion_tokens=self.forecast.expected_reply_tokens,
+                forecast_cost=self.forecast.expected_cost,
             ),
         )
 
@@ -128,32 +138,47 @@ def start_reply(
     *,
     session_id: str,
     text: str | None,
+    confirm_over_budget: bool = False,
 ) -> PendingReply:
     """Save ``text`` as the user's message (None: retry the last unanswered one) and start the reply.
 
-    Raises InvalidInput or SessionNotFound before anything is saved, and ProviderError after
-    the user's message is saved (it stays, ready to be retried without duplication).
+    Raises InvalidInput, SessionNotFound or BudgetExceeded before anything is saved, and
+    ProviderError after the user's message is saved (it stays, ready to be retried as it is).
     """
+    session = store.get_session(session_id)
+    model = session.model
     if text is None:
-        store.get_session(session_id)  # SessionNotFound for a deleted session
         last = store.last_message(session_id)
         if last is None or last.role != "user":
             raise InvalidInput("There is no unanswered message to retry.")
+        draft_tokens = 0  # the message is already part of the history
     else:
-        store.add_user_message(session_id, content=validate_message(text, settings))
-    model = settings.model_name
-    context = build_context(store, settings, session_id)
+        text = validate_message(text, settings)
+        draft_tokens = count_message_tokens(text, model)
+    forecast = forecast_next(store, settings, session, draft_tokens=draft_tokens)
+    enforce_budgets(store, settings, session, forecast=forecast.expected_cost, confirmed=confirm_over_budget)
+    if text is not None:
+        store.add_user_message(session_id, content=text, content_tokens=draft_tokens)
+    context = build_context(store, settings, session_id, forecast.plan)
     stream = open_reply_stream(client, settings, model=model, messages=context)
     return PendingReply(
-        store=store, settings=settings, session_id=session_id, model=model, context=context, stream=stream
+        store=store, settings=settings, session_id=session_id, model=model, forecast=forecast, stream=stream
     )
 
 
 def send_message(
-    store: ChatStore, client: openai.OpenAI, settings: Settings, *, session_id: str, text: str | None
+    store: ChatStore,
+    client: openai.OpenAI,
+    settings: Settings,
+    *,
+    session_id: str,
+    text: str | None,
+    confirm_over_budget: bool = False,
 ) -> MessageRecord:
     """Send a message and wait for the whole reply (the non-streaming form of ``start_reply``)."""
-    pending = start_reply(store, client, settings, session_id=session_id, text=text)
+    pending = start_reply(
+        store, client, settings, session_id=session_id, text=text, confirm_over_budget=confirm_over_budget
+    )
     for _ in pending:
         pass
     assert pending.saved is not None

@@ -39,6 +39,16 @@ class Settings:
     custom_cached_input_per_mtok: Decimal | None = None
     custom_output_per_mtok: Decimal | None = None
     system_prompt: str = ""
+    # Context control: the most tokens / messages of history sent with a request
+    # (None: no limit). The system prompt is always sent.
+    max_context_tokens: int | None = None
+    max_context_messages: int | None = None
+    # The model's context window, when genai-prices does not know it.
+    context_window_tokens: int | None = None
+    max_output_tokens: int | None = None
+    # Budgets in USD (None: no budget).
+    daily_budget_usd: Decimal | None = None
+    session_budget_usd: Decimal | None = None
     request_timeout_seconds: float = 60.0
     max_retries: int = 2
     max_message_chars: int = 100_000
@@ -62,6 +72,23 @@ def _decimal(name: str, raw: str) -> Decimal:
         raise ConfigError(f"{name} must be a number of US dollars per 1M tokens, got {raw!r}.") from None
     if not value.is_finite() or value < 0:
         raise ConfigError(f"{name} must be a non-negative number, got {raw!r}.")
+    return value
+
+
+def _usd(name: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip().lstrip("$"))
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be an amount of US dollars, got {raw!r}.") from None
+    if not value.is_finite() or value <= 0:
+        raise ConfigError(f"{name} must be more than $0, got {raw!r}.")
+    return value
+
+
+def _positive_int(name: str, raw: str) -> int:
+    value = _non_negative_int(name, raw)
+    if value == 0:
+        raise ConfigError(f"{name} must be at least 1, got {raw!r}.")
     return value
 
 
@@ -106,6 +133,12 @@ _SETTINGS_BY_NAME: dict[str, tuple[str, Any]] = {
     "AI_PRICE_CACHED_INPUT_PER_MTOK": ("custom_cached_input_per_mtok", _decimal),
     "AI_PRICE_OUTPUT_PER_MTOK": ("custom_output_per_mtok", _decimal),
     "AI_SYSTEM_PROMPT": ("system_prompt", lambda name, raw: raw),
+    "AI_MAX_CONTEXT_TOKENS": ("max_context_tokens", _positive_int),
+    "AI_MAX_CONTEXT_MESSAGES": ("max_context_messages", _positive_int),
+    "AI_CONTEXT_WINDOW": ("context_window_tokens", _positive_int),
+    "AI_MAX_OUTPUT_TOKENS": ("max_output_tokens", _positive_int),
+    "BUDGET_DAILY_USD": ("daily_budget_usd", _usd),
+    "BUDGET_SESSION_USD": ("session_budget_usd", _usd),
     "AI_TIMEOUT_SECONDS": ("request_timeout_seconds", _positive_float),
     "AI_MAX_RETRIES": ("max_retries", _non_negative_int),
     "MAX_MESSAGE_CHARS": ("max_message_chars", _non_negative_int),

@@ -83,3 +83,16 @@ class ProviderTimeout(ProviderError):
 
 class ProviderUnreachable(ProviderError):
     http_status = 503
+
+
+class BudgetExceeded(SmallChatError):
+    """Sending would take a budget over its limit; the person may raise it or confirm once."""
+
+    http_status = 402
+
+    def __init__(self, message: str, *, scope: str, spent: object, limit: object, forecast: object) -> None:
+        super().__init__(message)
+        self.scope = scope
+        self.spent = spent
+        self.limit = limit
+        self.forecast = forecast

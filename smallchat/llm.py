@@ -106,21 +106,33 @@ def open_reply_stream(
 ) -> ReplyStream:
     """Start a streamed chat completion; provider errors raise ``smallchat.errors``."""
     redact = [settings.api_key]
-    payload = [{"role": message.role, "content": message.content} for message in messages]
+    request: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": message.role, "content": message.content} for message in messages],
+        "stream": True,
+    }
+    if settings.max_output_tokens is not None:
+        request["max_tokens"] = settings.max_output_tokens
     try:
         try:
-            sdk_stream = client.chat.completions.create(
-                model=model, messages=payload, stream=True, stream_options={"include_usage": True}
-            )
+            sdk_stream = client.chat.completions.create(**request, stream_options={"include_usage": True})
         except openai.BadRequestError as error:
             # Some OpenAI-compatible servers reject the optional stream_options; ask again
             # without it (usage is then estimated if they send none).
             if "stream_options" not in str(error) and "include_usage" not in str(error):
                 raise
-            sdk_stream = client.chat.completions.create(model=model, messages=payload, stream=True)
+            sdk_stream = client.chat.completions.create(**request)
     except openai.OpenAIError as error:
         raise translate_error(error, redact=redact, model=model, base_url=settings.base_url) from None
     return ReplyStream(sdk_stream, redact=redact)
+
+
+def list_models(client: openai.OpenAI) -> list[str]:
+    """The provider's model ids, sorted; empty when the list cannot be fetched."""
+    try:
+        return sorted(model.id for model in client.models.list())
+    except openai.OpenAIError:
+        return []
 
 
 def usage_from_chunk(chunk: Any) -> TokenUsage | None:

@@ -62,6 +62,8 @@ class ChatSession(Base):
     cost_picodollars: Mapped[int] = mapped_column(BigInteger, default=0)
     unpriced_replies: Mapped[int] = mapped_column(Integer, default=0)
     estimated_replies: Mapped[int] = mapped_column(Integer, default=0)
+    # This session's own budget; NULL falls back to the BUDGET_SESSION_USD setting.
+    budget_picodollars: Mapped[int | None] = mapped_column(BigInteger)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="session", cascade="all, delete-orphan", passive_deletes=True
@@ -92,5 +94,37 @@ class Message(Base):
     output_per_mtok: Mapped[Decimal | None] = mapped_column(DecimalText)
     usage_estimated: Mapped[bool | None] = mapped_column(Boolean)
     complete: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Tokens this message adds to a request (counted when it is saved), so forecasts and
+    # context trimming never re-tokenize the history.
+    content_tokens: Mapped[int | None] = mapped_column(Integer)
+    # What was forecast before sending, to compare with what the reply cost.
+    forecast_prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    forecast_completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    forecast_cost_picodollars: Mapped[int | None] = mapped_column(BigInteger)
 
     session: Mapped[ChatSession] = relationship(back_populates="messages")
+
+
+class BudgetLimit(Base):
+    """A budget set in the UI, overriding the setting (today only "daily")."""
+
+    __tablename__ = "budget_limits"
+
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)
+    limit_picodollars: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class BudgetEvent(Base):
+    """A warning, block, confirmation or raise of a budget, kept for the record."""
+
+    __tablename__ = "budget_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("chat_sessions.id", ondelete="SET NULL"))
+    scope: Mapped[str] = mapped_column(String(20))  # "daily" or "session"
+    kind: Mapped[str] = mapped_column(String(20))  # "set", "blocked" or "confirmed"
+    spent_picodollars: Mapped[int] = mapped_column(BigInteger)
+    forecast_picodollars: Mapped[int | None] = mapped_column(BigInteger)
+    limit_picodollars: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

@@ -22,6 +22,11 @@ def from_picodollars(picodollars: int) -> Decimal:
     return Decimal(picodollars).scaleb(-12)
 
 
+def optional_from_picodollars(picodollars: int | None) -> Decimal | None:
+    """Dollars, or None for an unknown amount (a NULL column)."""
+    return None if picodollars is None else from_picodollars(picodollars)
+
+
 def usd_text(amount: Decimal) -> str:
     """Exact plain decimal string for files and JSON: ``0.00000059``, ``0.25``, never ``5.9E-7``."""
     text = f"{amount:f}"

@@ -128,6 +128,12 @@ def _find_list_price_model(model: str, base_url: str | None) -> tuple[str, Any] 
         except LookupError:
             continue
         return f"{PRICE_SOURCE_LIST} {genai_prices.__version__}: {provider.id}/{model_info.id}", model_info
+    # A local or proxy server serving a model that only one provider lists (Groq's
+    # llama-3.3-70b-versatile, say): take the first provider that knows the name.
+    for provider in snapshot.providers:
+        model_info = provider.find_model(model, all_providers=snapshot.providers)
+        if model_info is not None:
+            return f"{PRICE_SOURCE_LIST} {genai_prices.__version__}: {provider.id}/{model_info.id}", model_info
     return None
 
 
@@ -147,6 +153,12 @@ def _rate(price: object, prompt_tokens: int) -> Decimal | None:
         if prompt_tokens > tier.start:
             rate = tier.price
     return Decimal(rate)
+
+
+def context_window_for(model: str, *, base_url: str | None = None) -> int | None:
+    """The model's context window in tokens from the genai-prices data, if it is known."""
+    found = _find_list_price_model(model.strip().lower(), base_url)
+    return None if found is None else found[1].context_window
 
 
 def known_list_price_models() -> list[str]:

@@ -14,11 +14,13 @@ from decimal import Decimal
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from smallchat.budget_store import BudgetStore
 from smallchat.db import writer
 from smallchat.errors import SessionNotFound
 from smallchat.models import ChatSession, Message, utc_now
-from smallchat.money import from_picodollars, to_picodollars
+from smallchat.money import from_picodollars, optional_from_picodollars, to_picodollars
 from smallchat.pricing import Tariff
+from smallchat.tokens import CHARS_PER_TOKEN, TOKENS_PER_MESSAGE
 from smallchat.usage import TokenUsage
 
 DEFAULT_TITLE = "New chat"
@@ -41,6 +43,7 @@ class SessionSummary:
     cost: Decimal
     unpriced_replies: int
     estimated_replies: int
+    budget: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ class MessageRecord:
     output_per_mtok: Decimal | None = None
     usage_estimated: bool = False
     complete: bool = True
+    content_tokens: int | None = None
+    forecast_prompt_tokens: int | None = None
+    forecast_completion_tokens: int | None = None
+    forecast_cost: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,10 @@ class NewReply:
     complete: bool
     cost: Decimal | None
     tariff: Tariff | None
+    content_tokens: int | None = None
+    forecast_prompt_tokens: int | None = None
+    forecast_completion_tokens: int | None = None
+    forecast_cost: Decimal | None = None
 
 
 def title_from_message(text: str) -> str:
@@ -92,6 +103,7 @@ class ChatStore:
         self.engine = engine
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(writer(engine), expire_on_commit=False)
+        self.budgets = BudgetStore(engine)
 
     # Sessions ---------------------------------------------------------------------------
 
@@ -160,14 +172,21 @@ class ChatStore:
 
     # Messages ---------------------------------------------------------------------------
 
-    def add_user_message(self, session_id: str, *, content: str) -> MessageRecord:
+    def add_user_message(self, session_id: str, *, content: str, content_tokens: int | None = None) -> MessageRecord:
         """Save the user's message; the first one also names an untitled session."""
         now = utc_now()
         with self._write.begin() as db:
             session = _require_session(db, session_id)
             if session.message_count == 0 and session.title == DEFAULT_TITLE:
                 session.title = title_from_message(content)
-            row = Message(session_id=session_id, role="user", content=content, created_at=now, complete=True)
+            row = Message(
+                session_id=session_id,
+                role="user",
+                content=content,
+                created_at=now,
+                complete=True,
+                content_tokens=content_tokens,
+            )
             db.add(row)
             db.execute(
                 update(ChatSession)
@@ -201,6 +220,10 @@ class ChatStore:
             output_per_mtok=tariff.output_per_mtok if tariff else None,
             usage_estimated=reply.usage_estimated,
             complete=reply.complete,
+            content_tokens=reply.content_tokens,
+            forecast_prompt_tokens=reply.forecast_prompt_tokens,
+            forecast_completion_tokens=reply.forecast_completion_tokens,
+            forecast_cost_picodollars=None if reply.forecast_cost is None else to_picodollars(reply.forecast_cost),
         )
         with self._write.begin() as db:
             _require_session(db, session_id)
@@ -236,6 +259,41 @@ class ChatStore:
         latest = self.list_messages(session_id, limit=1)
         return latest[0] if latest else None
 
+    def set_session_budget(self, session_id: str, *, budget: Decimal | None) -> SessionSummary:
+        """Set (or, with None, clear) the session's own budget."""
+        with self._write.begin() as db:
+            row = _require_session(db, session_id)
+            row.budget_picodollars = None if budget is None else to_picodollars(budget)
+            return _session_summary(row)
+
+    def history_token_counts(self, session_id: str) -> list[int]:
+        """Tokens each message adds to a request, oldest first (estimated for rows saved uncounted)."""
+        # Rows from before token counting was stored fall back to the documented estimate:
+        # ceil(characters / 4) plus the per-message framing.
+        estimate = (func.length(Message.content) + CHARS_PER_TOKEN - 1) / CHARS_PER_TOKEN + TOKENS_PER_MESSAGE
+        query = (
+            select(func.coalesce(Message.content_tokens, estimate))
+            .where(Message.session_id == session_id)
+            .order_by(Message.id)
+        )
+        with self._read() as db:
+            return [int(tokens) for tokens in db.scalars(query)]
+
+    def typical_reply_tokens(self, session_id: str) -> int | None:
+        """The mean completion tokens of the session's replies, or None before the first reply."""
+        query = select(func.avg(Message.completion_tokens)).where(
+            Message.session_id == session_id, Message.role == "assistant"
+        )
+        with self._read() as db:
+            mean = db.scalar(query)
+        return None if mean is None else round(float(mean))
+
+    def set_session_model(self, session_id: str, *, model: str) -> SessionSummary:
+        with self._write.begin() as db:
+            row = _require_session(db, session_id)
+            row.model = model
+            return _session_summary(row)
+
 
 def _require_session(db: Session, session_id: str) -> ChatSession:
     row = db.get(ChatSession, session_id)
@@ -258,6 +316,7 @@ def _session_summary(row: ChatSession) -> SessionSummary:
         cost=from_picodollars(row.cost_picodollars),
         unpriced_replies=row.unpriced_replies,
         estimated_replies=row.estimated_replies,
+        budget=optional_from_picodollars(row.budget_picodollars),
     )
 
 
@@ -278,7 +337,7 @@ def _message_record(row: Message) -> MessageRecord:
         created_at=row.created_at,
         model=row.model,
         usage=usage,
-        cost=None if row.cost_picodollars is None else from_picodollars(row.cost_picodollars),
+        cost=optional_from_picodollars(row.cost_picodollars),
         pricing_model=row.pricing_model,
         price_source=row.price_source,
         input_per_mtok=row.input_per_mtok,
@@ -286,4 +345,10 @@ def _message_record(row: Message) -> MessageRecord:
         output_per_mtok=row.output_per_mtok,
         usage_estimated=bool(row.usage_estimated),
         complete=row.complete,
+        content_tokens=row.content_tokens,
+        forecast_prompt_tokens=row.forecast_prompt_tokens,
+        forecast_completion_tokens=row.forecast_completion_tokens,
+        forecast_cost=None
+        if row.forecast_cost_picodollars is None
+        else from_picodollars(row.forecast_cost_picodollars),
     )

@@ -35,8 +35,10 @@ def test_a_message_streams_a_reply_with_tokens_and_cost(provider: FakeProvider) 
     assert not app.exception
     assert chat_log(app) == [("user", "What does it cost?"), ("assistant", r"Costs \$5 today")]
     caption = app.chat_message[1].caption[0].value
-    # GPT-5 mini: 86 * 0.25 + 1920 * 0.025 + 300 * 2.00 = 669.5 per 1M tokens
-    assert caption == r"2,006 in · 1,920 cached · 300 out · \$0.0006695"
+    # GPT-5 mini: 86 * 0.25 + 1920 * 0.025 + 300 * 2.00 = 669.5 per 1M tokens. The forecast:
+    # "What| does| it| cost|?" is 5 Llama 3 tokens + 3 framing + 3 priming = 11 prompt tokens,
+    # and the default 300-token reply: 11 * 0.25 + 300 * 2.00 = 602.75 per 1M, shown as $0.0006028.
+    assert caption == r"2,006 in · 1,920 cached · 300 out · \$0.0006695 · forecast \$0.0006028"
     assert app.sidebar.metric[0].value == "$0.0006695"
     assert app.query_params["session"]
 
@@ -51,8 +53,9 @@ def test_the_session_returns_from_its_link_after_a_restart(
     assert not reopened.exception
     assert chat_log(reopened) == [("user", "Remember me"), ("assistant", "Echo: Remember me")]
     # The echo reports 3 prompt tokens (11 characters // 4 + 1) and 3 completion tokens (3 chunks):
-    # 3 * 0.25 + 3 * 2.00 = 6.75 per 1M tokens.
-    assert reopened.chat_message[1].caption[0].value == r"3 in · 0 cached · 3 out · \$0.00000675"
+    # 3 * 0.25 + 3 * 2.00 = 6.75 per 1M tokens. Forecast: "Remember| me" is 2 tokens + 3 + 3 = 8
+    # prompt tokens and a 300-token reply: 8 * 0.25 + 300 * 2.00 = 602 per 1M.
+    assert reopened.chat_message[1].caption[0].value == r"3 in · 0 cached · 3 out · \$0.00000675 · forecast \$0.000602"
     assert reopened.sidebar.metric[0].value == "$0.00000675"
 
 

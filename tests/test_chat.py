@@ -58,13 +58,14 @@ def test_system_prompt_leads_the_context(
 def test_stream_without_usage_is_estimated_never_a_reported_zero(
     store: ChatStore, client: openai.OpenAI, settings: Settings, provider: FakeProvider, session_id: str
 ) -> None:
+    store.set_session_model(session_id, model="house-model")  # no known tokenizer: the estimate applies
     provider.script(Reply(chunks=["12345678"], usage_placement="none"))
     reply = send_message(store, client, settings, session_id=session_id, text="abcd")
-    # Estimate: prompt ceil(4 / 4) + 4 framing = 5; completion ceil(8 / 4) = 2.
-    assert reply.usage == TokenUsage(prompt=5, completion=2)
+    # Prompt: ceil(4 chars / 4) + 3 message framing + 3 reply priming = 7; completion: ceil(8 / 4) = 2.
+    assert reply.usage == TokenUsage(prompt=7, completion=2)
     assert reply.usage_estimated
-    # 5 * 0.25 + 2 * 2.00 = 5.25 per 1M
-    assert reply.cost == Decimal("0.00000525")
+    # 7 * 0.25 + 2 * 2.00 = 5.75 per 1M
+    assert reply.cost == Decimal("0.00000575")
     assert store.get_session(session_id).estimated_replies == 1
 
 

@@ -6,9 +6,17 @@ import streamlit as st
 
 from smallchat.chat import start_reply, validate_message
 from smallchat.config import Settings
-from smallchat.errors import ContextTooLong, InvalidApiKey, InvalidInput, ProviderError, SmallChatError
+from smallchat.errors import (
+    BudgetExceeded,
+    ContextTooLong,
+    InvalidApiKey,
+    InvalidInput,
+    ProviderError,
+    SmallChatError,
+)
 from smallchat.llm import needs_api_key
 from smallchat.repository import ChatStore, MessageRecord, SessionSummary
+from smallchat.ui.guardrails import render_budget_block
 from smallchat.ui.navigation import open_new_chat, open_session
 from smallchat.ui.resources import SESSION_API_KEY, load_client
 from smallchat.ui.text import escape_dollars, escape_markdown, reply_caption
@@ -72,7 +80,14 @@ def render_key_form(settings: Settings) -> None:
             st.rerun()
 
 
-def send(store: ChatStore, settings: Settings, session: SessionSummary | None, text: str | None) -> None:
+def send(
+    store: ChatStore,
+    settings: Settings,
+    session: SessionSummary | None,
+    text: str | None,
+    *,
+    confirm_over_budget: bool = False,
+) -> None:
     """Send ``text`` (None: retry the unanswered message) and stream the reply into the page."""
     if text is not None:
         try:
@@ -93,7 +108,17 @@ def send(store: ChatStore, settings: Settings, session: SessionSummary | None, t
     errors_by_session.pop(session.id, None)
     with st.chat_message("assistant"):
         try:
-            pending = start_reply(store, load_client(settings), settings, session_id=session.id, text=text)
+            pending = start_reply(
+                store,
+                load_client(settings),
+                settings,
+                session_id=session.id,
+                text=text,
+                confirm_over_budget=confirm_over_budget,
+            )
+        except BudgetExceeded as error:
+            render_budget_block(error, text, session)
+            return
         except ProviderError as error:
             errors_by_session[session.id] = str(error)
             render_provider_error(error)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from smallchat.config import Settings
 from smallchat.errors import SmallChatError
+from smallchat.forecast import Forecast
 from smallchat.money import format_usd
 from smallchat.repository import ChatStore, SessionSummary
+from smallchat.ui.guardrails import render_budget_settings, render_context_gauge, render_model_picker
 from smallchat.ui.navigation import open_new_chat, open_session
 from smallchat.ui.text import escape_markdown
 
@@ -15,11 +18,14 @@ CONFIRMING = "confirming"  # (action, session id) awaiting the user's confirmati
 LABEL_TITLE_CHARS = 28
 
 
-def render_sidebar(store: ChatStore, current: SessionSummary | None) -> None:
+def render_sidebar(store: ChatStore, settings: Settings, current: SessionSummary | None, forecast: Forecast) -> None:
     with st.sidebar:
         st.button("New chat", icon=":material/add:", on_click=open_new_chat, use_container_width=True, type="primary")
         if current is not None:
             render_current_session(store, current)
+            render_model_picker(store, settings, current)
+            render_context_gauge(settings, current, forecast)
+        render_budget_settings(store, settings, current)
         render_session_list(store, current)
 
 

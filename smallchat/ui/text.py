@@ -34,6 +34,8 @@ def reply_caption(message: MessageRecord) -> str:
         parts.append(f"cost n/a: no known price for {message.model}")
     else:
         parts.append(format_usd(message.cost) + (" estimated" if message.usage_estimated else ""))
+    if message.forecast_cost is not None and message.cost is not None:
+        parts.append(f"forecast {format_usd(message.forecast_cost)}")
     if not message.complete:
         parts.append("reply incomplete")
     return escape_dollars(" · ".join(parts))

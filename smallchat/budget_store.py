@@ -1,0 +1,89 @@
+"""Storage of budgets: limits set in the UI, what was spent, and the record of budget events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import sessionmaker
+
+from smallchat.db import writer
+from smallchat.models import BudgetEvent, BudgetLimit, Message, utc_now
+from smallchat.money import from_picodollars, optional_from_picodollars, to_picodollars
+
+
+@dataclass(frozen=True)
+class BudgetEventRecord:
+    session_id: str | None
+    scope: str
+    kind: str
+    spent: Decimal
+    forecast: Decimal | None
+    limit: Decimal
+    created_at: datetime
+
+
+class BudgetStore:
+    """Reads and writes budgets and budget events."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(writer(engine), expire_on_commit=False)
+
+    def daily_budget_override(self) -> Decimal | None:
+        with self._read() as db:
+            row = db.get(BudgetLimit, "daily")
+            return None if row is None else from_picodollars(row.limit_picodollars)
+
+    def set_daily_budget(self, budget: Decimal) -> None:
+        with self._write.begin() as db:
+            db.merge(BudgetLimit(scope="daily", limit_picodollars=to_picodollars(budget), updated_at=utc_now()))
+
+    def spent_since(self, start: datetime) -> Decimal:
+        """What replies cost from ``start`` on, across all sessions."""
+        query = select(func.coalesce(func.sum(Message.cost_picodollars), 0)).where(
+            Message.role == "assistant", Message.created_at >= start
+        )
+        with self._read() as db:
+            return from_picodollars(int(db.scalar(query) or 0))
+
+    def record_budget_event(
+        self,
+        *,
+        session_id: str | None,
+        scope: str,
+        kind: str,
+        spent: Decimal,
+        forecast: Decimal | None,
+        limit: Decimal,
+    ) -> None:
+        with self._write.begin() as db:
+            db.add(
+                BudgetEvent(
+                    session_id=session_id,
+                    scope=scope,
+                    kind=kind,
+                    spent_picodollars=to_picodollars(spent),
+                    forecast_picodollars=None if forecast is None else to_picodollars(forecast),
+                    limit_picodollars=to_picodollars(limit),
+                    created_at=utc_now(),
+                )
+            )
+
+    def list_budget_events(self) -> list[BudgetEventRecord]:
+        with self._read() as db:
+            rows = db.scalars(select(BudgetEvent).order_by(BudgetEvent.id))
+            return [
+                BudgetEventRecord(
+                    session_id=row.session_id,
+                    scope=row.scope,
+                    kind=row.kind,
+                    spent=from_picodollars(row.spent_picodollars),
+                    forecast=optional_from_picodollars(row.forecast_picodollars),
+                    limit=from_picodollars(row.limit_picodollars),
+                    created_at=row.created_at,
+                )
+                for row in rows
+            ]
