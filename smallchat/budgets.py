@@ -59,14 +59,14 @@ def budget_statuses(store: ChatStore, settings: Settings, session: SessionSummar
 
 def enforce_budgets(
     store: ChatStore,
-    settings: Settings,
+    statuses: list[BudgetStatus],
     session: SessionSummary,
     *,
     forecast: Decimal | None,
     confirmed: bool,
 ) -> None:
     """Raise BudgetExceeded when the forecast takes a budget over, unless the person confirmed."""
-    for status in budget_statuses(store, settings, session):
+    for status in statuses:
         if not status.would_exceed(forecast):
             continue
         store.budgets.record_budget_event(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import openai
 
-from smallchat.budgets import enforce_budgets
+from smallchat.budgets import budget_statuses, enforce_budgets
 from smallchat.config import Settings
 from smallchat.errors import InvalidInput, ProviderError
 from smallchat.forecast import ContextPlan, Forecast, forecast_next
@@ -49,10 +49,10 @@ def validate_message(text: str, settings: Settings) -> str:
     return text
 
 
-def build_context(store: ChatStore, settings: Settings, session_id: str, plan: ContextPlan) -> list[ChatMessage]:
-    """What the model receives: the system prompt, then the newest messages the plan keeps."""
+def build_context(store: ChatStore, settings: Settings, session_id: str, plan: ContextPlan | None) -> list[ChatMessage]:
+    """What the model receives: the system prompt, then the newest messages the plan keeps (all without one)."""
     context = [ChatMessage("system", settings.system_prompt)] if settings.system_prompt.strip() else []
-    kept = store.list_messages(session_id, limit=plan.sent_messages) if plan.sent_messages else []
+    kept = store.list_messages(session_id, limit=plan.sent_messages if plan else None)
     context.extend(ChatMessage(m.role, m.content) for m in kept if m.content)
     return context
 
@@ -70,7 +70,7 @@ class PendingReply:
     settings: Settings
     session_id: str
     model: str
-    forecast: Forecast
+    forecast: Forecast | None
     stream: ReplyStream
     saved: MessageRecord | None = None
     error: ProviderError | None = None
@@ -105,12 +105,13 @@ class PendingReply:
         if not content and self.error is not None:
             # Nothing arrived: keep only the user's message, so it can be retried as it is.
             return
+        forecast = self.forecast or forecast_next(
+            self.store, self.settings, self.store.get_session(self.session_id), draft_tokens=0
+        )
         usage = self.stream.usage
         estimated = usage is None
         if usage is None:
-            usage = TokenUsage(
-                prompt=self.forecast.plan.prompt_tokens, completion=count_text_tokens(content, self.model)
-            )
+            usage = TokenUsage(prompt=forecast.plan.prompt_tokens, completion=count_text_tokens(content, self.model))
         model = self.stream.model or self.model
         priced = price_reply(self.settings, model, usage)
         self.saved = self.store.add_reply(
@@ -124,9 +125,9 @@ class PendingReply:
                 cost=priced.cost,
                 tariff=priced.tariff,
                 content_tokens=count_message_tokens(content, self.model),
-                forecast_prompt_tokens=self.forecast.plan.prompt_tokens,
-                forecast_completion_tokens=self.forecast.expected_reply_tokens,
-                forecast_cost=self.forecast.expected_cost,
+                forecast_prompt_tokens=forecast.plan.prompt_tokens,
+                forecast_completion_tokens=forecast.expected_reply_tokens,
+                forecast_cost=forecast.expected_cost,
             ),
         )
 
@@ -155,11 +156,16 @@ def start_reply(
     else:
         text = validate_message(text, settings)
         draft_tokens = count_message_tokens(text, model)
-    forecast = forecast_next(store, settings, session, draft_tokens=draft_tokens)
-    enforce_budgets(store, settings, session, forecast=forecast.expected_cost, confirmed=confirm_over_budget)
+    budgets = budget_statuses(store, settings, session)
+    forecast = None
+    if budgets or settings.max_context_tokens is not None or settings.max_context_messages is not None:
+        # Budgets and context limits need the forecast before sending. Otherwise it is worked
+        # out when the reply is saved, off the path to the first token.
+        forecast = forecast_next(store, settings, session, draft_tokens=draft_tokens)
+        enforce_budgets(store, budgets, session, forecast=forecast.expected_cost, confirmed=confirm_over_budget)
     if text is not None:
         store.add_user_message(session_id, content=text, content_tokens=draft_tokens)
-    context = build_context(store, settings, session_id, forecast.plan)
+    context = build_context(store, settings, session_id, forecast.plan if forecast else None)
     stream = open_reply_stream(client, settings, model=model, messages=context)
     return PendingReply(
         store=store, settings=settings, session_id=session_id, model=model, forecast=forecast, stream=stream

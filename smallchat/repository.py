@@ -10,8 +10,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, and_, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from smallchat.budget_store import BudgetStore
@@ -24,6 +25,7 @@ from smallchat.tokens import CHARS_PER_TOKEN, TOKENS_PER_MESSAGE
 from smallchat.usage import TokenUsage
 
 DEFAULT_TITLE = "New chat"
+SESSION_GONE = "This chat session does not exist: it may have been deleted."
 TITLE_MAX_CHARS = 60
 
 
@@ -102,7 +104,8 @@ class ChatStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._read = sessionmaker(engine, expire_on_commit=False)
-        self._write = sessionmaker(writer(engine), expire_on_commit=False)
+        self._write_engine = writer(engine)
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         self.budgets = BudgetStore(engine)
 
     # Sessions ---------------------------------------------------------------------------
@@ -174,76 +177,71 @@ class ChatStore:
 
     def add_user_message(self, session_id: str, *, content: str, content_tokens: int | None = None) -> MessageRecord:
         """Save the user's message; the first one also names an untitled session."""
-        now = utc_now()
-        with self._write.begin() as db:
-            session = _require_session(db, session_id)
-            if session.message_count == 0 and session.title == DEFAULT_TITLE:
-                session.title = title_from_message(content)
-            row = Message(
-                session_id=session_id,
-                role="user",
-                content=content,
-                created_at=now,
-                complete=True,
-                content_tokens=content_tokens,
-            )
-            db.add(row)
-            db.execute(
-                update(ChatSession)
-                .where(ChatSession.id == session_id)
-                .values(message_count=ChatSession.message_count + 1, updated_at=now)
-            )
-            db.flush()
-            return _message_record(row)
+        # The first message names a session that still has the default title, in the same
+        # UPDATE that counts the message.
+        first_title = case(
+            (and_(ChatSession.message_count == 0, ChatSession.title == DEFAULT_TITLE), title_from_message(content)),
+            else_=ChatSession.title,
+        )
+        values = {"role": "user", "content": content, "complete": True, "content_tokens": content_tokens}
+        return self._insert_message(session_id, values, {"title": first_title})
 
     def add_reply(self, session_id: str, *, reply: NewReply) -> MessageRecord:
         """Save an assistant reply with its usage and cost, and add them to the session's totals."""
-        now = utc_now()
         usage = reply.usage
         tariff = reply.tariff
         cost_picodollars = None if reply.cost is None else to_picodollars(reply.cost)
-        row = Message(
-            session_id=session_id,
-            role="assistant",
-            content=reply.content,
-            created_at=now,
-            model=reply.model,
-            prompt_tokens=usage.prompt,
-            cached_tokens=usage.cached,
-            completion_tokens=usage.completion,
-            reasoning_tokens=usage.reasoning,
-            cost_picodollars=cost_picodollars,
-            pricing_model=tariff.pricing_model if tariff else None,
-            price_source=tariff.source if tariff else None,
-            input_per_mtok=tariff.input_per_mtok if tariff else None,
-            cached_input_per_mtok=tariff.cached_input_per_mtok if tariff else None,
-            output_per_mtok=tariff.output_per_mtok if tariff else None,
-            usage_estimated=reply.usage_estimated,
-            complete=reply.complete,
-            content_tokens=reply.content_tokens,
-            forecast_prompt_tokens=reply.forecast_prompt_tokens,
-            forecast_completion_tokens=reply.forecast_completion_tokens,
-            forecast_cost_picodollars=None if reply.forecast_cost is None else to_picodollars(reply.forecast_cost),
-        )
-        with self._write.begin() as db:
-            _require_session(db, session_id)
-            db.add(row)
-            db.execute(
+        values = {
+            "role": "assistant",
+            "content": reply.content,
+            "model": reply.model,
+            "prompt_tokens": usage.prompt,
+            "cached_tokens": usage.cached,
+            "completion_tokens": usage.completion,
+            "reasoning_tokens": usage.reasoning,
+            "cost_picodollars": cost_picodollars,
+            "pricing_model": tariff.pricing_model if tariff else None,
+            "price_source": tariff.source if tariff else None,
+            "input_per_mtok": tariff.input_per_mtok if tariff else None,
+            "cached_input_per_mtok": tariff.cached_input_per_mtok if tariff else None,
+            "output_per_mtok": tariff.output_per_mtok if tariff else None,
+            "usage_estimated": reply.usage_estimated,
+            "complete": reply.complete,
+            "content_tokens": reply.content_tokens,
+            "forecast_prompt_tokens": reply.forecast_prompt_tokens,
+            "forecast_completion_tokens": reply.forecast_completion_tokens,
+            "forecast_cost_picodollars": None if reply.forecast_cost is None else to_picodollars(reply.forecast_cost),
+        }
+        totals = {
+            "prompt_tokens": ChatSession.prompt_tokens + usage.prompt,
+            "cached_tokens": ChatSession.cached_tokens + usage.cached,
+            "completion_tokens": ChatSession.completion_tokens + usage.completion,
+            "cost_picodollars": ChatSession.cost_picodollars + (cost_picodollars or 0),
+            "unpriced_replies": ChatSession.unpriced_replies + (1 if cost_picodollars is None else 0),
+            "estimated_replies": ChatSession.estimated_replies + (1 if reply.usage_estimated else 0),
+        }
+        return self._insert_message(session_id, values, totals)
+
+    def _insert_message(
+        self, session_id: str, values: dict[str, Any], session_updates: dict[str, Any]
+    ) -> MessageRecord:
+        """Insert one message and update its session's totals, in one short write transaction.
+
+        Core statements rather than the ORM unit of work: this is on the path to the first
+        streamed token, and two statements are all it takes.
+        """
+        now = utc_now()
+        values = {**values, "session_id": session_id, "created_at": now}
+        with self._write_engine.begin() as connection:
+            updated = connection.execute(
                 update(ChatSession)
                 .where(ChatSession.id == session_id)
-                .values(
-                    message_count=ChatSession.message_count + 1,
-                    prompt_tokens=ChatSession.prompt_tokens + usage.prompt,
-                    cached_tokens=ChatSession.cached_tokens + usage.cached,
-                    completion_tokens=ChatSession.completion_tokens + usage.completion,
-                    cost_picodollars=ChatSession.cost_picodollars + (cost_picodollars or 0),
-                    unpriced_replies=ChatSession.unpriced_replies + (1 if cost_picodollars is None else 0),
-                    estimated_replies=ChatSession.estimated_replies + (1 if reply.usage_estimated else 0),
-                    updated_at=now,
-                )
+                .values(message_count=ChatSession.message_count + 1, updated_at=now, **session_updates)
             )
-            db.flush()
-            return _message_record(row)
+            if updated.rowcount == 0:
+                raise SessionNotFound(SESSION_GONE)
+            message_id = connection.execute(insert(Message).values(**values).returning(Message.id)).scalar_one()
+        return _message_record(Message(id=message_id, **values))
 
     def list_messages(self, session_id: str, *, limit: int | None = None) -> list[MessageRecord]:
         """The session's messages in order; with ``limit``, only the latest ``limit`` of them."""
@@ -298,7 +296,7 @@ class ChatStore:
 def _require_session(db: Session, session_id: str) -> ChatSession:
     row = db.get(ChatSession, session_id)
     if row is None:
-        raise SessionNotFound("This chat session does not exist: it may have been deleted.")
+        raise SessionNotFound(SESSION_GONE)
     return row
 
 
