@@ -7,12 +7,13 @@ live ORM objects, so callers (Streamlit reruns, API requests) can keep them safe
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
-from sqlalchemy import Engine, and_, case, delete, func, insert, select, update
+from sqlalchemy import Engine, String, and_, case, delete, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from smallchat.budget_store import BudgetStore
@@ -140,11 +141,16 @@ class ChatStore:
         with self._read() as db:
             return db.get(ChatSession, session_id) is not None
 
-    def list_sessions(self, *, limit: int = 50, offset: int = 0) -> list[SessionSummary]:
-        """Sessions, most recently active first."""
-        query = select(ChatSession).order_by(ChatSession.updated_at.desc(), ChatSession.id).limit(limit).offset(offset)
-        with self._read() as db:
-            return [_session_summary(row) for row in db.scalars(query)]
+    def list_sessions(self, *, limit: int | None = 50, offset: int = 0) -> SessionList:
+        """Sessions with their totals, most recently active first."""
+        query = (
+            select(*_SESSION_COLUMNS_RAW_TIMES)
+            .order_by(ChatSession.updated_at.desc(), ChatSession.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as connection:
+            return SessionList(connection.execute(query).all())
 
     def count_sessions(self) -> int:
         with self._read() as db:
@@ -300,22 +306,88 @@ def _require_session(db: Session, session_id: str) -> ChatSession:
     return row
 
 
-def _session_summary(row: ChatSession) -> SessionSummary:
+# The columns of a SessionSummary, in its field order.
+_SESSION_COLUMNS = (
+    ChatSession.id,
+    ChatSession.title,
+    ChatSession.model,
+    ChatSession.created_at,
+    ChatSession.updated_at,
+    ChatSession.message_count,
+    ChatSession.prompt_tokens,
+    ChatSession.cached_tokens,
+    ChatSession.completion_tokens,
+    ChatSession.cost_picodollars,
+    ChatSession.unpriced_replies,
+    ChatSession.estimated_replies,
+    ChatSession.budget_picodollars,
+)
+# The same, with the two times fetched as the driver gives them: a listing converts only
+# the rows that are read (see SessionList).
+_SESSION_COLUMNS_RAW_TIMES = tuple(
+    type_coerce(column, String).label(column.key) if column.key in ("created_at", "updated_at") else column
+    for column in _SESSION_COLUMNS
+)
+
+
+def _utc(value: datetime | str) -> datetime:
+    """A stored UTC time (text on SQLite, a naive datetime elsewhere) as an aware datetime."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _summary_from_values(values: Sequence[Any]) -> SessionSummary:
+    (sid, title, model, created, updated, count, prompt, cached, completion, cost, unpriced, estimated, budget) = values
     return SessionSummary(
-        id=row.id,
-        title=row.title,
-        model=row.model,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        message_count=row.message_count,
-        prompt_tokens=row.prompt_tokens,
-        cached_tokens=row.cached_tokens,
-        completion_tokens=row.completion_tokens,
-        cost=from_picodollars(row.cost_picodollars),
-        unpriced_replies=row.unpriced_replies,
-        estimated_replies=row.estimated_replies,
-        budget=optional_from_picodollars(row.budget_picodollars),
+        id=sid,
+        title=title,
+        model=model,
+        created_at=_utc(created),
+        updated_at=_utc(updated),
+        message_count=count,
+        prompt_tokens=prompt,
+        cached_tokens=cached,
+        completion_tokens=completion,
+        cost=from_picodollars(cost),
+        unpriced_replies=unpriced,
+        estimated_replies=estimated,
+        budget=optional_from_picodollars(budget),
     )
+
+
+def _session_summary(row: ChatSession) -> SessionSummary:
+    return _summary_from_values([getattr(row, column.key) for column in _SESSION_COLUMNS])
+
+
+class SessionList(Sequence[SessionSummary]):
+    """Sessions as fetched; each row becomes a SessionSummary when it is first read.
+
+    Listing thousands of sessions then costs what the query costs, and only the rows a
+    page shows pay for their conversion.
+    """
+
+    def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
+        self._rows = rows
+        self._summaries: dict[int, SessionSummary] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> SessionSummary: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[SessionSummary]: ...
+
+    def __getitem__(self, index: int | slice) -> SessionSummary | list[SessionSummary]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(len(self._rows)))]
+        position = index + len(self._rows) if index < 0 else index
+        if not 0 <= position < len(self._rows):
+            raise IndexError(index)
+        summary = self._summaries.get(position)
+        if summary is None:
+            summary = self._summaries[position] = _summary_from_values(self._rows[position])
+        return summary
 
 
 def _message_record(row: Message) -> MessageRecord:

@@ -114,3 +114,14 @@ def test_database_sum_of_a_million_tiny_costs_is_exact(store: ChatStore, setting
         )
         total = connection.execute("SELECT SUM(cost_picodollars) FROM messages").fetchone()[0]
     assert from_picodollars(total) == Decimal("0.25")
+
+
+def test_listing_converts_rows_as_they_are_read(store: ChatStore) -> None:
+    made = [store.create_session(model="m", title=f"chat {number}") for number in range(3)]
+    listing = store.list_sessions(limit=None)
+    assert len(listing) == 3
+    assert [session.title for session in listing] == ["chat 2", "chat 1", "chat 0"]
+    assert listing[-1] == made[0]  # same values, times included, as the session was created
+    assert listing[0:2] == [made[2], made[1]]
+    with pytest.raises(IndexError):
+        listing[3]
