@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -79,17 +79,47 @@ def _check_sqlite_location(database: str | None) -> None:
         )
 
 
+# The newest migration. A database already at this revision is opened without loading
+# Alembic at all (start-up time); tests/test_migrations.py keeps it equal to Alembic's head.
+SCHEMA_HEAD = "0002"
+
+
 def upgrade_database(engine: Engine) -> None:
-    """Bring the schema up to date with the Alembic migrations (creates it on first run)."""
+    """Bring the schema up to date: nothing to do at head, create it when new, else migrate."""
+    try:
+        with writer(engine).begin() as connection:
+            version = _schema_version(connection)
+            if version == SCHEMA_HEAD:
+                return
+            if version is None and not inspect(connection).get_table_names():
+                # A new database: create the head schema directly and record its revision,
+                # as `alembic stamp head` would; the migrations exist for older databases.
+                from smallchat.models import Base
+
+                Base.metadata.create_all(connection)
+                connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+                connection.execute(
+                    text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": SCHEMA_HEAD}
+                )
+                return
+            run_migrations(connection)
+    except SQLAlchemyError as error:
+        detail = getattr(error, "orig", None) or error
+        raise StorageError(f"The database could not be opened or upgraded ({detail}). Check DATABASE_URL.") from error
+
+
+def _schema_version(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def run_migrations(connection: Connection) -> None:
+    """Apply every Alembic migration the database does not have yet."""
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-    except SQLAlchemyError as error:
-        detail = getattr(error, "orig", None) or error
-        raise StorageError(f"The database could not be opened or upgraded ({detail}). Check DATABASE_URL.") from error
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
