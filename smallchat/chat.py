@@ -49,10 +49,10 @@ def validate_message(text: str, settings: Settings) -> str:
     return text
 
 
-def build_context(store: ChatStore, settings: Settings, session_id: str, plan: ContextPlan | None) -> list[ChatMessage]:
+def build_context(settings: Settings, history: list[MessageRecord], plan: ContextPlan | None) -> list[ChatMessage]:
     """What the model receives: the system prompt, then the newest messages the plan keeps (all without one)."""
     context = [ChatMessage("system", settings.system_prompt)] if settings.system_prompt.strip() else []
-    kept = store.list_messages(session_id, limit=plan.sent_messages if plan else None)
+    kept = history[len(history) - plan.sent_messages :] if plan else history
     context.extend(ChatMessage(m.role, m.content) for m in kept if m.content)
     return context
 
@@ -146,11 +146,10 @@ def start_reply(
     Raises InvalidInput, SessionNotFound or BudgetExceeded before anything is saved, and
     ProviderError after the user's message is saved (it stays, ready to be retried as it is).
     """
-    session = store.get_session(session_id)
+    session, history = store.get_session_with_messages(session_id)
     model = session.model
     if text is None:
-        last = store.last_message(session_id)
-        if last is None or last.role != "user":
+        if not history or history[-1].role != "user":
             raise InvalidInput("There is no unanswered message to retry.")
         draft_tokens = 0  # the message is already part of the history
     else:
@@ -164,8 +163,8 @@ def start_reply(
         forecast = forecast_next(store, settings, session, draft_tokens=draft_tokens)
         enforce_budgets(store, budgets, session, forecast=forecast.expected_cost, confirmed=confirm_over_budget)
     if text is not None:
-        store.add_user_message(session_id, content=text, content_tokens=draft_tokens)
-    context = build_context(store, settings, session_id, forecast.plan if forecast else None)
+        history.append(store.add_user_message(session_id, content=text, content_tokens=draft_tokens))
+    context = build_context(settings, history, forecast.plan if forecast else None)
     stream = open_reply_stream(client, settings, model=model, messages=context)
     return PendingReply(
         store=store, settings=settings, session_id=session_id, model=model, forecast=forecast, stream=stream

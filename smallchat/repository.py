@@ -137,6 +137,13 @@ class ChatStore:
         with self._read() as db:
             return _session_summary(_require_session(db, session_id))
 
+    def get_session_with_messages(self, session_id: str) -> tuple[SessionSummary, list[MessageRecord]]:
+        """The session and all its messages in order, read together (SessionNotFound if gone)."""
+        with self._read() as db:
+            session = _session_summary(_require_session(db, session_id))
+            rows = db.scalars(select(Message).where(Message.session_id == session_id).order_by(Message.id))
+            return session, [_message_record(row) for row in rows]
+
     def session_exists(self, session_id: str) -> bool:
         with self._read() as db:
             return db.get(ChatSession, session_id) is not None
