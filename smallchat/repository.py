@@ -144,10 +144,6 @@ class ChatStore:
             rows = db.scalars(select(Message).where(Message.session_id == session_id).order_by(Message.id))
             return session, [_message_record(row) for row in rows]
 
-    def session_exists(self, session_id: str) -> bool:
-        with self._read() as db:
-            return db.get(ChatSession, session_id) is not None
-
     def list_sessions(self, *, limit: int | None = 50, offset: int = 0) -> SessionList:
         """Sessions with their totals, most recently active first."""
         query = (
@@ -265,10 +261,6 @@ class ChatStore:
             rows = list(db.scalars(query))
         rows.reverse()
         return [_message_record(row) for row in rows]
-
-    def last_message(self, session_id: str) -> MessageRecord | None:
-        latest = self.list_messages(session_id, limit=1)
-        return latest[0] if latest else None
 
     def set_session_budget(self, session_id: str, *, budget: Decimal | None) -> SessionSummary:
         """Set (or, with None, clear) the session's own budget."""
