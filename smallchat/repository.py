@@ -7,6 +7,8 @@ live ORM objects, so callers (Streamlit reruns, API requests) can keep them safe
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,7 +17,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from smallchat.budget_store import BudgetStore
-from smallchat.db import writer
+from smallchat.db import storage_errors, writer
 from smallchat.errors import SessionNotFound
 from smallchat.models import ChatSession, Message, utc_now
 from smallchat.money import from_picodollars, optional_from_picodollars, to_picodollars
@@ -105,6 +107,17 @@ class ChatStore:
         self._write = sessionmaker(writer(engine), expire_on_commit=False)
         self.budgets = BudgetStore(engine)
 
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with storage_errors(), self._read() as db:
+            yield db
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """One write transaction: committed at the end, rolled back on any error."""
+        with storage_errors(), self._write.begin() as db:
+            yield db
+
     # Sessions ---------------------------------------------------------------------------
 
     def create_session(self, *, model: str, title: str = DEFAULT_TITLE) -> SessionSummary:
@@ -124,31 +137,31 @@ class ChatStore:
             unpriced_replies=0,
             estimated_replies=0,
         )
-        with self._write.begin() as db:
+        with self._writing() as db:
             db.add(row)
         return _session_summary(row)
 
     def get_session(self, session_id: str) -> SessionSummary:
         """The session, or SessionNotFound."""
-        with self._read() as db:
+        with self._reading() as db:
             return _session_summary(_require_session(db, session_id))
 
     def session_exists(self, session_id: str) -> bool:
-        with self._read() as db:
+        with self._reading() as db:
             return db.get(ChatSession, session_id) is not None
 
     def list_sessions(self, *, limit: int = 50, offset: int = 0) -> list[SessionSummary]:
         """Sessions, most recently active first."""
         query = select(ChatSession).order_by(ChatSession.updated_at.desc(), ChatSession.id).limit(limit).offset(offset)
-        with self._read() as db:
+        with self._reading() as db:
             return [_session_summary(row) for row in db.scalars(query)]
 
     def count_sessions(self) -> int:
-        with self._read() as db:
+        with self._reading() as db:
             return db.scalar(select(func.count()).select_from(ChatSession)) or 0
 
     def rename_session(self, session_id: str, *, title: str) -> SessionSummary:
-        with self._write.begin() as db:
+        with self._writing() as db:
             row = _require_session(db, session_id)
             row.title = title
             row.updated_at = utc_now()
@@ -156,7 +169,7 @@ class ChatStore:
 
     def reset_session(self, session_id: str) -> SessionSummary:
         """Delete every message of the session; keep its id, title and model."""
-        with self._write.begin() as db:
+        with self._writing() as db:
             row = _require_session(db, session_id)
             db.execute(delete(Message).where(Message.session_id == session_id))
             row.message_count = row.prompt_tokens = row.cached_tokens = row.completion_tokens = 0
@@ -166,7 +179,7 @@ class ChatStore:
 
     def delete_session(self, session_id: str) -> None:
         """Delete the session and, through the foreign key, all its messages."""
-        with self._write.begin() as db:
+        with self._writing() as db:
             _require_session(db, session_id)
             db.execute(delete(ChatSession).where(ChatSession.id == session_id))
 
@@ -175,7 +188,7 @@ class ChatStore:
     def add_user_message(self, session_id: str, *, content: str, content_tokens: int | None = None) -> MessageRecord:
         """Save the user's message; the first one also names an untitled session."""
         now = utc_now()
-        with self._write.begin() as db:
+        with self._writing() as db:
             session = _require_session(db, session_id)
             if session.message_count == 0 and session.title == DEFAULT_TITLE:
                 session.title = title_from_message(content)
@@ -225,7 +238,7 @@ class ChatStore:
             forecast_completion_tokens=reply.forecast_completion_tokens,
             forecast_cost_picodollars=None if reply.forecast_cost is None else to_picodollars(reply.forecast_cost),
         )
-        with self._write.begin() as db:
+        with self._writing() as db:
             _require_session(db, session_id)
             db.add(row)
             db.execute(
@@ -250,7 +263,7 @@ class ChatStore:
         query = select(Message).where(Message.session_id == session_id).order_by(Message.id.desc())
         if limit is not None:
             query = query.limit(limit)
-        with self._read() as db:
+        with self._reading() as db:
             rows = list(db.scalars(query))
         rows.reverse()
         return [_message_record(row) for row in rows]
@@ -261,7 +274,7 @@ class ChatStore:
 
     def set_session_budget(self, session_id: str, *, budget: Decimal | None) -> SessionSummary:
         """Set (or, with None, clear) the session's own budget."""
-        with self._write.begin() as db:
+        with self._writing() as db:
             row = _require_session(db, session_id)
             row.budget_picodollars = None if budget is None else to_picodollars(budget)
             return _session_summary(row)
@@ -276,7 +289,7 @@ class ChatStore:
             .where(Message.session_id == session_id)
             .order_by(Message.id)
         )
-        with self._read() as db:
+        with self._reading() as db:
             return [int(tokens) for tokens in db.scalars(query)]
 
     def typical_reply_tokens(self, session_id: str) -> int | None:
@@ -284,12 +297,12 @@ class ChatStore:
         query = select(func.avg(Message.completion_tokens)).where(
             Message.session_id == session_id, Message.role == "assistant"
         )
-        with self._read() as db:
+        with self._reading() as db:
             mean = db.scalar(query)
         return None if mean is None else round(float(mean))
 
     def set_session_model(self, session_id: str, *, model: str) -> SessionSummary:
-        with self._write.begin() as db:
+        with self._writing() as db:
             row = _require_session(db, session_id)
             row.model = model
             return _session_summary(row)

@@ -9,7 +9,7 @@ from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 
 from smallchat.config import Settings
 from smallchat.repository import ChatStore
-from tests.apptest_helpers import configure_app, run_app
+from tests.apptest_helpers import configure_app, run_app, shown
 from tests.conftest import TEST_API_KEY
 from tests.fake_provider import Failure, FakeProvider, Hang, Reply, error_body
 
@@ -121,7 +121,7 @@ def test_provider_errors_are_shown_inline_and_keep_the_message(
     provider.script(failure)
     app = send(run_app(), "hello")
     assert not app.exception
-    errors_shown = [error.value for error in app.error]
+    errors_shown = [shown(error.value) for error in app.error]
     assert any(words in shown for shown in errors_shown)
     assert all(TEST_API_KEY not in shown for shown in errors_shown)
     session_id = app.query_params["session"]
@@ -133,7 +133,7 @@ def test_retry_sends_the_kept_message_once(provider: FakeProvider, store: ChatSt
     app = send(run_app(), "hello")
     session_id = app.query_params["session"]
     app = app.run()  # a later rerun still offers the retry, with the reason
-    assert "server error (503)" in app.warning[0].value
+    assert "server error (503)" in shown(app.warning[0].value)
     app = app.button(key="retry").click().run()
     assert not app.exception
     assert [(m.role, m.content) for m in store.list_messages(session_id)] == [
