@@ -16,6 +16,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -52,6 +53,10 @@ class Reply:
     raw_events: list[str] = field(default_factory=list)
     # Stop in the middle of an event after the chunks, as a dropped connection would.
     cut_mid_event: bool = False
+    # After the text chunks, say nothing for this long (a provider stalling mid-reply).
+    stall_seconds: float = 0.0
+    # Called after the text chunks are sent: a test's way to act while the reply is streaming.
+    after_chunks: Callable[[], None] | None = None
 
     def usage(self, *, prompt_tokens: int | None = None, completion_tokens: int | None = None) -> dict[str, Any]:
         usage: dict[str, Any] = {
@@ -300,8 +305,12 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 if reply.usage_placement == "every_chunk":
                     extra["usage"] = reply.usage(completion_tokens=position)
                 send(chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}], **extra))
+            if reply.after_chunks is not None:
+                reply.after_chunks()
             for event in reply.raw_events:
                 send(event)
+            if reply.stall_seconds:
+                time.sleep(reply.stall_seconds)
             if reply.cut_mid_event:
                 self.wfile.write(b'data: {"id": "chatcmpl-fake", "choi')
                 self.wfile.flush()
