@@ -103,7 +103,7 @@ def storage_errors() -> Iterator[None]:
         if "locked" in reason or "busy" in reason:
             message = (
                 "The chat history database is busy: another program kept it locked for more than "
-                f"{SQLITE_BUSY_TIMEOUT_MS // 1000} seconds. Nothing was changed; try again in a moment."
+                f"{SQLITE_BUSY_TIMEOUT_MS / 1000:g} seconds. Nothing was changed; try again in a moment."
             )
         elif "readonly" in reason or "read-only" in reason:
             message = (
