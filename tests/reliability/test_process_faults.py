@@ -50,8 +50,12 @@ def test_kill_9_while_a_reply_streams_keeps_the_message_and_a_sound_database(
     words = [f"word{number} " for number in range(40)]
     provider.script(Reply(chunks=words, chunk_delay_seconds=0.1))
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.reliability.send_until_killed", settings.database_url, settings.base_url]
-        + [session_id, "Tell me a long story"],
+        [
+            sys.executable,
+            "-m",
+            "tests.reliability.send_until_killed",
+            *(settings.database_url, settings.base_url, session_id, "Tell me a long story"),
+        ],
         cwd=ROOT,
         env=child_environment(),
         stdout=subprocess.PIPE,

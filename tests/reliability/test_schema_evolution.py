@@ -86,7 +86,8 @@ def test_second_schema_columns_and_tables_exist_after_the_upgrade(upgraded: Chat
     # Foreign keys survive the table rebuild that SQLite's ALTER needs: deleting cascades.
     upgraded.delete_session(UNPRICED)
     with upgraded.engine.connect() as connection:
-        assert connection.execute(text("SELECT count(*) FROM messages WHERE session_id = :id"), {"id": UNPRICED}).scalar() == 0
+        left = connection.execute(text("SELECT count(*) FROM messages WHERE session_id = :id"), {"id": UNPRICED})
+        assert left.scalar() == 0
 
 
 def test_upgraded_chat_goes_on_with_old_rows_counted_by_estimate(
