@@ -21,6 +21,7 @@ from smallchat.config import Settings
 from smallchat.llm import make_client
 from smallchat.repository import ChatStore
 from smallchat.usage import TokenUsage
+from tests.apptest_helpers import configure_app, run_app, shown
 from tests.conftest import TEST_API_KEY
 from tests.fake_provider import Failure, FakeProvider, Hang, Raw, Reply, error_body
 from tests.reliability.conftest import (
@@ -66,6 +67,13 @@ STATUS_CASES = [
     for status in BASE
     for with_body in (True, False)
 ]
+
+
+def free_port_url() -> str:
+    """An address where nothing listens: a port that was free a moment ago, so connecting is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
 
 
 def send(store: ChatStore, client: openai.OpenAI, settings: Settings, session_id: str, text: str = "hello"):
@@ -351,14 +359,10 @@ def test_server_that_accepts_and_never_answers_times_out_at_the_configured_timeo
 
 
 def test_refused_connection_names_the_address(store: ChatStore, settings: Settings, session_id: str) -> None:
-    # A port that was free a moment ago: nothing listens there, so the connection is refused.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    closed = replace(settings, base_url=f"http://127.0.0.1:{port}/v1")
+    closed = replace(settings, base_url=free_port_url())
     words = fails_with(store, make_client(closed), closed, session_id, errors.ProviderUnreachable)
     assert words == (
-        f"Could not connect to the AI provider at http://127.0.0.1:{port}/v1. "
+        f"Could not connect to the AI provider at {closed.base_url}. "
         "Check AI_BASE_URL and your network, then try again."
     )
     assert stored(store, session_id) == [("user", "hello")]
@@ -522,3 +526,79 @@ def test_odd_text_in_deltas_is_stored_and_shown_safely(
     assert store.last_message(session_id).content == expected
     assert saved.complete
     assert_key_absent_from_database(settings)
+
+
+@pytest.mark.parametrize(
+    ("script", "changes", "words", "kept"),
+    [
+        pytest.param(
+            [Failure(401, error_body(ECHOED))], {}, "rejected the API key (401)", [("user", "hello")], id="401-echo"
+        ),
+        pytest.param(
+            [Failure(429, error_body("slow down"), headers={"retry-after": "30"})],
+            {},
+            "It asks to wait 30 seconds, then retry.",
+            [("user", "hello")],
+            id="429-retry-after",
+        ),
+        pytest.param(
+            [Raw(502, b"<html><h1>Bad Gateway</h1></html>", "text/html")],
+            {},
+            "server error (502)",
+            [("user", "hello")],
+            id="502-html",
+        ),
+        pytest.param(
+            [Reply(chunks=["Half"], error_after_chunks={"message": ECHOED})],
+            {},
+            "stopped with an error",
+            [("user", "hello"), ("assistant", "Half")],
+            id="error-event-mid-stream",
+        ),
+        pytest.param(
+            [Reply(chunks=["Half"], raw_events=["{not json"])],
+            {},
+            "in a form SmallChat cannot read",
+            [("user", "hello"), ("assistant", "Half")],
+            id="unreadable-event-mid-stream",
+        ),
+        pytest.param(
+            [Hang(seconds=10)],
+            {"request_timeout_seconds": 0.5},
+            "did not answer in time",
+            [("user", "hello")],
+            id="no-answer",
+        ),
+        pytest.param([], {"base_url": None}, "Could not connect", [("user", "hello")], id="connection-refused"),
+    ],
+)
+def test_provider_fault_in_the_page_is_an_inline_error_and_the_message_is_kept(
+    provider: FakeProvider,
+    store: ChatStore,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    script: list,
+    changes: dict,
+    words: str,
+    kept: list[tuple[str, str]],
+) -> None:
+    if "base_url" in changes:
+        changes = {**changes, "base_url": free_port_url()}
+    configure_app(monkeypatch, replace(settings, **changes))
+    provider.script(*script)
+    app = run_app().chat_input[0].set_value("hello").run()
+    assert not app.exception
+    assert any(words in shown(error.value) for error in app.error)
+    assert stored(store, app.query_params["session"]) == kept
+    assert TEST_API_KEY not in "".join(str(node.proto) for node in app if getattr(node, "proto", None) is not None)
+
+
+def test_odd_text_streams_into_the_page_without_an_error(
+    provider: FakeProvider, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    configure_app(monkeypatch, settings)
+    provider.script(Reply(chunks=["smile \ud83d", "\ude00 and a lone \udc00 one"], ascii_json=True))
+    app = run_app().chat_input[0].set_value("hello").run()
+    assert not app.exception
+    assert not app.error
+    assert app.chat_message[1].markdown[0].value == "smile 😀 and a lone \ufffd one"
