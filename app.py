@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from smallchat.errors import SmallChatError
 from smallchat.forecast import forecast_next
 from smallchat.llm import needs_api_key
 from smallchat.ui.chat_view import (
@@ -17,44 +18,54 @@ from smallchat.ui.guardrails import render_budget_warnings, render_forecast, tak
 from smallchat.ui.navigation import open_new_chat, resolve_current_session
 from smallchat.ui.resources import load_settings_or_stop, load_store_or_stop
 from smallchat.ui.sidebar import render_sidebar
-from smallchat.ui.text import escape_markdown
+from smallchat.ui.text import error_text, escape_markdown
 
 st.set_page_config(page_title="SmallChat", page_icon="💬", layout="centered")
 
-settings = load_settings_or_stop()
-store = load_store_or_stop(settings)
-session, notice = resolve_current_session(store)
 
-st.subheader(escape_markdown(session.title) if session else "SmallChat", anchor=False)
-if notice:
-    st.warning(notice, icon=":material/link_off:")
-    st.button("Start a new chat", icon=":material/add:", on_click=open_new_chat)
+def main() -> None:
+    settings = load_settings_or_stop()
+    store = load_store_or_stop(settings)
+    session, notice = resolve_current_session(store)
 
-missing_key = needs_api_key(settings)
-if missing_key:
-    render_key_form(settings)
+    st.subheader(escape_markdown(session.title) if session else "SmallChat", anchor=False)
+    if notice:
+        st.warning(notice, icon=":material/link_off:")
+        st.button("Start a new chat", icon=":material/add:", on_click=open_new_chat)
 
-history = render_history(store, session) if session else []
-if session is None and not notice and not missing_key:
-    st.caption(f"Chat with **{escape_markdown(settings.model_name)}** and see what every reply costs.")
+    missing_key = needs_api_key(settings)
+    if missing_key:
+        render_key_form(settings)
 
-render_budget_warnings(store, settings, session)
-prompt = st.chat_input("Message SmallChat", submit_mode="stop", disabled=missing_key)
-retry = session is not None and st.session_state.pop(RETRY_REQUESTED, None) == session.id
-held = take_held_message(session)
-if prompt is not None:
-    send(store, settings, session, prompt)
-elif held is not None:
-    confirmed, held_text = held
-    send(store, settings, session, held_text, confirm_over_budget=confirmed)
-elif retry:
-    send(store, settings, session, None)
-elif history and history[-1].role == "user":
-    render_unanswered(session)
+    history = render_history(store, session) if session else []
+    if session is None and not notice and not missing_key:
+        st.caption(f"Chat with **{escape_markdown(settings.model_name)}** and see what every reply costs.")
 
-# Drawn last so that totals and the forecast include the reply that just streamed.
-session, _ = resolve_current_session(store)
-forecast = forecast_next(store, settings, session)
-if not missing_key:
-    render_forecast(forecast)
-render_sidebar(store, settings, session, forecast)
+    render_budget_warnings(store, settings, session)
+    prompt = st.chat_input("Message SmallChat", submit_mode="stop", disabled=missing_key)
+    retry = session is not None and st.session_state.pop(RETRY_REQUESTED, None) == session.id
+    held = take_held_message(session)
+    if prompt is not None:
+        send(store, settings, session, prompt)
+    elif held is not None:
+        confirmed, held_text = held
+        send(store, settings, session, held_text, confirm_over_budget=confirmed)
+    elif retry:
+        send(store, settings, session, None)
+    elif history and history[-1].role == "user":
+        render_unanswered(session)
+
+    # Drawn last so that totals and the forecast include the reply that just streamed.
+    session, _ = resolve_current_session(store)
+    forecast = forecast_next(store, settings, session)
+    if not missing_key:
+        render_forecast(forecast)
+    render_sidebar(store, settings, session, forecast)
+
+
+try:
+    main()
+except SmallChatError as error:
+    # The boundary: a condition SmallChat can explain (the database became busy or read-only,
+    # the chat vanished) that no inner handler caught is shown in words, never as a traceback.
+    st.error(error_text(error), icon=":material/error:")

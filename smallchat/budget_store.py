@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from smallchat.db import writer
+from smallchat.db import storage_errors, writer
 from smallchat.models import BudgetEvent, BudgetLimit, Message, utc_now
 from smallchat.money import from_picodollars, optional_from_picodollars, to_picodollars
 
@@ -32,13 +34,24 @@ class BudgetStore:
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(writer(engine), expire_on_commit=False)
 
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with storage_errors(), self._read() as db:
+            yield db
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """One write transaction: committed at the end, rolled back on any error."""
+        with storage_errors(), self._write.begin() as db:
+            yield db
+
     def daily_budget_override(self) -> Decimal | None:
-        with self._read() as db:
+        with self._reading() as db:
             row = db.get(BudgetLimit, "daily")
             return None if row is None else from_picodollars(row.limit_picodollars)
 
     def set_daily_budget(self, budget: Decimal) -> None:
-        with self._write.begin() as db:
+        with self._writing() as db:
             db.merge(BudgetLimit(scope="daily", limit_picodollars=to_picodollars(budget), updated_at=utc_now()))
 
     def spent_since(self, start: datetime) -> Decimal:
@@ -46,7 +59,7 @@ class BudgetStore:
         query = select(func.coalesce(func.sum(Message.cost_picodollars), 0)).where(
             Message.role == "assistant", Message.created_at >= start
         )
-        with self._read() as db:
+        with self._reading() as db:
             return from_picodollars(int(db.scalar(query) or 0))
 
     def record_budget_event(
@@ -59,7 +72,7 @@ class BudgetStore:
         forecast: Decimal | None,
         limit: Decimal,
     ) -> None:
-        with self._write.begin() as db:
+        with self._writing() as db:
             db.add(
                 BudgetEvent(
                     session_id=session_id,
@@ -73,7 +86,7 @@ class BudgetStore:
             )
 
     def list_budget_events(self) -> list[BudgetEventRecord]:
-        with self._read() as db:
+        with self._reading() as db:
             rows = db.scalars(select(BudgetEvent).order_by(BudgetEvent.id))
             return [
                 BudgetEventRecord(

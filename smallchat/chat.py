@@ -15,7 +15,7 @@ import openai
 
 from smallchat.budgets import budget_statuses, enforce_budgets
 from smallchat.config import Settings
-from smallchat.errors import InvalidInput, ProviderError
+from smallchat.errors import InvalidInput, ProviderError, SessionNotFound, SmallChatError
 from smallchat.forecast import ContextPlan, Forecast, forecast_next
 from smallchat.llm import ChatMessage, ReplyStream, open_reply_stream
 from smallchat.pricing import price_reply
@@ -46,6 +46,12 @@ def validate_message(text: str, settings: Settings) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput("The message contains characters that are not valid text (unpaired surrogates).") from None
+    # PostgreSQL refuses NUL in text (SQLite would keep it): refuse it on every backend alike,
+    # so that a chat never works on one database and fails on the other.
+    if "\x00" in text:
+        raise InvalidInput(
+            "The message contains a NUL character (\\x00), which cannot be stored. Remove it and send again."
+        )
     return text
 
 
@@ -63,7 +69,9 @@ class PendingReply:
 
     ``saved`` holds the stored reply afterwards. A reply cut short (the user stopped it, the
     page moved on, the connection dropped) is kept and flagged incomplete; a reply without
-    provider-reported usage gets estimated tokens, flagged as such.
+    provider-reported usage gets estimated tokens, flagged as such. When the reply cannot be
+    saved (its session was deleted meanwhile, the database failed), ``save_error`` says why:
+    iterating raises it once the stream has ended, ``close()`` never does.
     """
 
     store: ChatStore
@@ -74,9 +82,11 @@ class PendingReply:
     stream: ReplyStream
     saved: MessageRecord | None = None
     error: ProviderError | None = None
+    save_error: SmallChatError | None = None
 
     def __post_init__(self) -> None:
         self._parts: list[str] = []
+        self._save_attempted = False
 
     @property
     def text(self) -> str:
@@ -92,6 +102,8 @@ class PendingReply:
             raise
         finally:
             self._save()
+        if self.save_error is not None:
+            raise self.save_error
 
     def close(self) -> None:
         """Stop streaming and keep what arrived so far."""
@@ -99,12 +111,27 @@ class PendingReply:
         self._save()
 
     def _save(self) -> None:
-        if self.saved is not None:
+        # Runs from a ``finally`` (the stream ended, failed or was stopped): it must not raise,
+        # or it would replace the error on its way out with one about saving.
+        if self._save_attempted:
             return
+        self._save_attempted = True
         content = self.text
-        if not content and self.error is not None:
-            # Nothing arrived: keep only the user's message, so it can be retried as it is.
+        if not content and not self.stream.finished:
+            # Nothing arrived (an error, a stop before the first word): keep only the user's
+            # message, so it can be retried as it is, rather than an empty reply.
             return
+        try:
+            self.saved = self._store_reply(content)
+        except SessionNotFound:
+            self.save_error = SessionNotFound(
+                "This chat was deleted (perhaps in another tab) while the reply was arriving, so the reply "
+                "was not saved. Start a new chat to continue."
+            )
+        except SmallChatError as error:
+            self.save_error = error
+
+    def _store_reply(self, content: str) -> MessageRecord:
         forecast = self.forecast or forecast_next(
             self.store, self.settings, self.store.get_session(self.session_id), draft_tokens=0
         )
@@ -114,22 +141,20 @@ class PendingReply:
             usage = TokenUsage(prompt=forecast.plan.prompt_tokens, completion=count_text_tokens(content, self.model))
         model = self.stream.model or self.model
         priced = price_reply(self.settings, model, usage)
-        self.saved = self.store.add_reply(
-            self.session_id,
-            reply=NewReply(
-                content=content,
-                model=model,
-                usage=usage,
-                usage_estimated=estimated,
-                complete=self.stream.finished and self.error is None,
-                cost=priced.cost,
-                tariff=priced.tariff,
-                content_tokens=count_message_tokens(content, self.model),
-                forecast_prompt_tokens=forecast.plan.prompt_tokens,
-                forecast_completion_tokens=forecast.expected_reply_tokens,
-                forecast_cost=forecast.expected_cost,
-            ),
+        reply = NewReply(
+            content=content,
+            model=model,
+            usage=usage,
+            usage_estimated=estimated,
+            complete=self.stream.finished and self.error is None,
+            cost=priced.cost,
+            tariff=priced.tariff,
+            content_tokens=count_message_tokens(content, self.model),
+            forecast_prompt_tokens=forecast.plan.prompt_tokens,
+            forecast_completion_tokens=forecast.expected_reply_tokens,
+            forecast_cost=forecast.expected_cost,
         )
+        return self.store.add_reply(self.session_id, reply=reply)
 
 
 def start_reply(
@@ -186,5 +211,5 @@ def send_message(
     )
     for _ in pending:
         pass
-    assert pending.saved is not None
+    assert pending.saved is not None  # a failed save raised from the loop above
     return pending.saved

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
 
 from smallchat.errors import StorageError
 
@@ -66,17 +68,51 @@ def _check_sqlite_location(database: str | None) -> None:
     """Fail early, in words, when the database file or its folder cannot be written."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return
-    path = Path(database).expanduser().resolve()
-    folder = path.parent
-    if not folder.is_dir():
+    try:
+        path = Path(database).expanduser().resolve()
+        folder = path.parent
+        folder_exists = folder.is_dir()
+        file_exists = folder_exists and path.exists()
+    except OSError as error:
+        # A folder on the way that this user may not enter (no x permission): pathlib raises
+        # PermissionError rather than answering, so say what the operating system said.
+        raise StorageError(
+            f"The database at {database} cannot be reached ({error.strerror or error}). "
+            "Check the folder's permissions or change DATABASE_URL."
+        ) from None
+    if not folder_exists:
         raise StorageError(f"The folder for the database does not exist: {folder}. Create it or change DATABASE_URL.")
-    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+    if file_exists and not os.access(path, os.R_OK | os.W_OK):
         raise StorageError(f"The database file {path} is read-only. Make it writable or change DATABASE_URL.")
-    if not os.access(folder, os.W_OK):
+    if not os.access(folder, os.W_OK | os.X_OK):
         raise StorageError(
             f"The folder {folder} is read-only, so the database (and SQLite's journal beside it) "
             "cannot be written. Make it writable or change DATABASE_URL."
         )
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn a database that fails under our feet (locked, read-only, broken) into a StorageError."""
+    try:
+        yield
+    except IntegrityError:
+        raise  # a broken invariant is a bug to see, not a condition to explain
+    except DatabaseError as error:
+        reason = str(getattr(error, "orig", None) or error).strip()
+        if "locked" in reason or "busy" in reason:
+            message = (
+                "The chat history database is busy: another program kept it locked for more than "
+                f"{SQLITE_BUSY_TIMEOUT_MS / 1000:g} seconds. Nothing was changed; try again in a moment."
+            )
+        elif "readonly" in reason or "read-only" in reason:
+            message = (
+                "The chat history database has become read-only, so nothing can be saved. Make it "
+                "writable (or change DATABASE_URL) and reload the page."
+            )
+        else:
+            message = f"The chat history database could not be used ({reason}). Check DATABASE_URL."
+        raise StorageError(message) from error
 
 
 # The newest migration. A database already at this revision is opened without loading
@@ -87,10 +123,14 @@ SCHEMA_HEAD = "0002"
 def upgrade_database(engine: Engine) -> None:
     """Bring the schema up to date: nothing to do at head, create it when new, else migrate."""
     try:
+        # A read first: the usual case, a database at head, then takes no write lock at all.
+        with engine.connect() as connection:
+            if _schema_version(connection) == SCHEMA_HEAD:
+                return
         with writer(engine).begin() as connection:
             version = _schema_version(connection)
             if version == SCHEMA_HEAD:
-                return
+                return  # another process got there first
             if version is None and not inspect(connection).get_table_names():
                 # A new database: create the head schema directly and record its revision,
                 # as `alembic stamp head` would; the migrations exist for older databases.
@@ -118,8 +158,17 @@ def run_migrations(connection: Connection) -> None:
     """Apply every Alembic migration the database does not have yet."""
     from alembic import command
     from alembic.config import Config
+    from alembic.util import CommandError
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    try:
+        command.upgrade(config, "head")
+    except CommandError as error:
+        # Typically a revision this code does not know: the database was upgraded by a newer
+        # SmallChat. Refuse it whole rather than run against a schema it cannot read.
+        raise StorageError(
+            f"The database's schema is not one this version of SmallChat knows ({error}). It was probably "
+            "upgraded by a newer SmallChat: run that version, or point DATABASE_URL at another database."
+        ) from error

@@ -6,6 +6,8 @@ with text a person can act on and with the API key removed from anything echoed 
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ import openai
 
 from smallchat import errors
 from smallchat.config import Settings
+from smallchat.stream_text import TextCleaner
 from smallchat.usage import TokenUsage
 
 # Placeholder key for local servers (Ollama, llama.cpp, vLLM) that ignore it; the SDK
@@ -25,6 +28,20 @@ _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.interna
 # Anything shaped like a provider key (sk-..., gsk_..., ...) is masked in echoed text.
 _KEY_LIKE = re.compile(r"\b(?:sk|gsk|xai|pk|key)[-_][A-Za-z0-9_\-]{8,}")
 _ERROR_DETAIL_MAX_CHARS = 300
+# Optional request parameters some OpenAI-compatible servers reject, and what to do then:
+# None drops the parameter (usage is then estimated if the server sends none); a name
+# sends the value under that name (OpenAI's newer models take only max_completion_tokens,
+# and the cap on the reply's cost must not be lost).
+_OPTIONAL_PARAMETER_FALLBACKS: dict[str, str | None] = {
+    "stream_options": None,
+    "max_tokens": "max_completion_tokens",
+}
+# Words servers use when they refuse a parameter they do not know (OpenAI, vLLM, llama.cpp,
+# pydantic-based servers); a 400 that merely mentions a parameter is not a refusal of it.
+_REJECTED_PARAMETER = re.compile(
+    r"unsupported|unrecognized|unknown|not supported|not permitted|extra (?:fields|inputs)|unexpected",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +79,8 @@ class ReplyStream:
 
     Iterate it for text. Afterwards ``usage`` holds the provider-reported usage (None when
     the provider sent none), and ``finished`` whether the provider ended the reply itself.
+    Whatever the provider sends, iterating yields only text that every supported database
+    can store, or raises a ``smallchat.errors.ProviderError``.
     """
 
     def __init__(self, sdk_stream: Any, *, redact: Sequence[str]) -> None:
@@ -76,23 +95,72 @@ class ReplyStream:
         return self.finish_reason is not None
 
     def __iter__(self) -> Iterator[str]:
+        cleaner = TextCleaner(self._redact)
+        sent_text = False
         try:
-            for chunk in self._sdk_stream:
-                if self.model is None and getattr(chunk, "model", None):
-                    self.model = chunk.model
-                usage = usage_from_chunk(chunk)
-                if usage is not None:
-                    # Counted once: providers that repeat usage (Groq's x_groq beside a usage
-                    # chunk) or send running totals end on the final figures, so keep the last.
-                    self.usage = usage
-                for choice in chunk.choices or ():
-                    if choice.finish_reason:
-                        self.finish_reason = choice.finish_reason
-                    text = choice.delta.content if choice.delta else None
-                    if text:
-                        yield text
+            for raw in self._raw_texts():
+                if text := cleaner.clean(raw):
+                    sent_text = True
+                    yield text
+        except errors.ProviderError:
+            if rest := cleaner.flush():  # what was held back still belongs to the partial reply
+                yield rest
+            raise
+        if rest := cleaner.flush():
+            sent_text = True
+            yield rest
+        if not sent_text and not self.finished:
+            # Not a reply but a broken one: an empty body, a web page, a stream cut before
+            # any text. (A model may finish with an empty reply: that one is kept.)
+            raise errors.ProviderError(
+                "The AI provider ended the reply without sending any of it. Try again; if it keeps "
+                "happening, check AI_BASE_URL."
+            )
+
+    def _raw_texts(self) -> Iterator[str]:
+        """The text of each chunk as the provider sent it; SDK and decoding errors become ProviderError."""
+        try:
+            completion = self._unstreamed_completion()
+            for chunk in [completion] if completion is not None else self._sdk_stream:
+                if text := self._read_chunk(chunk):
+                    yield text
         except openai.OpenAIError as error:
             raise translate_error(error, redact=self._redact) from None
+        except ValueError:
+            # Malformed server-sent events (not JSON, not UTF-8) surface from the SDK as
+            # ValueError subclasses; what arrived before them is kept by the caller.
+            raise errors.ProviderError(
+                "The AI provider sent part of the reply in a form SmallChat cannot read. Try again."
+            ) from None
+
+    def _read_chunk(self, chunk: Any) -> str:
+        if self.model is None and _get(chunk, "model"):
+            self.model = str(_get(chunk, "model"))
+        usage = usage_from_chunk(chunk)
+        if usage is not None:
+            # Counted once: providers that repeat usage (Groq's x_groq beside a usage
+            # chunk) or send running totals end on the final figures, so keep the last.
+            self.usage = usage
+        parts = []
+        for choice in _get(chunk, "choices") or ():
+            if _get(choice, "finish_reason"):
+                self.finish_reason = _get(choice, "finish_reason")
+            # A streamed chunk carries a delta; a whole completion (below) a message.
+            text = _get(_get(choice, "delta") or _get(choice, "message"), "content")
+            if isinstance(text, str):
+                parts.append(text)
+        return "".join(parts)
+
+    def _unstreamed_completion(self) -> Mapping[str, Any] | None:
+        """The whole completion, when the server ignored ``stream: true`` and answered with one JSON body."""
+        response = getattr(self._sdk_stream, "response", None)
+        content_type = str(getattr(response, "headers", {}).get("content-type", "")).lower()
+        if response is None or not content_type.startswith("application/json"):
+            return None
+        body = json.loads(response.read())
+        if not isinstance(body, Mapping) or not isinstance(body.get("choices"), list):
+            raise ValueError("not a chat completion")
+        return body
 
     def close(self) -> None:
         """Stop reading (the user pressed stop, or the page moved on)."""
@@ -110,21 +178,43 @@ def open_reply_stream(
         "model": model,
         "messages": [{"role": message.role, "content": message.content} for message in messages],
         "stream": True,
+        "stream_options": {"include_usage": True},
     }
     if settings.max_output_tokens is not None:
         request["max_tokens"] = settings.max_output_tokens
     try:
-        try:
-            sdk_stream = client.chat.completions.create(**request, stream_options={"include_usage": True})
-        except openai.BadRequestError as error:
-            # Some OpenAI-compatible servers reject the optional stream_options; ask again
-            # without it (usage is then estimated if they send none).
-            if "stream_options" not in str(error) and "include_usage" not in str(error):
-                raise
-            sdk_stream = client.chat.completions.create(**request)
+        sdk_stream = _create_stream(client, request)
     except openai.OpenAIError as error:
         raise translate_error(error, redact=redact, model=model, base_url=settings.base_url) from None
     return ReplyStream(sdk_stream, redact=redact)
+
+
+def _create_stream(client: openai.OpenAI, request: dict[str, Any]) -> Any:
+    """Send the request; when the server refuses an optional parameter, apply its fallback and ask again."""
+    for _ in range(len(_OPTIONAL_PARAMETER_FALLBACKS) + 1):
+        try:
+            return client.chat.completions.create(**request)
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as error:
+            rejected = _rejected_optional_parameter(error, request)
+            if rejected is None:
+                raise
+            value = request.pop(rejected)
+            replacement = _OPTIONAL_PARAMETER_FALLBACKS[rejected]
+            if replacement is not None:
+                request[replacement] = value
+    return client.chat.completions.create(**request)
+
+
+def _rejected_optional_parameter(error: openai.APIStatusError, request: Mapping[str, Any]) -> str | None:
+    """The optional parameter of ``request`` that the server refused, if that is what it said."""
+    text = f"{getattr(error, 'param', None)} {getattr(error, 'body', None)} {error}"
+    if not _REJECTED_PARAMETER.search(text):
+        return None
+    for name in _OPTIONAL_PARAMETER_FALLBACKS:
+        # Whole-word match: "max_tokens" must not match inside "max_completion_tokens".
+        if name in request and re.search(rf"\b{name}\b", text):
+            return name
+    return None
 
 
 def list_models(client: openai.OpenAI) -> list[str]:
@@ -137,11 +227,9 @@ def list_models(client: openai.OpenAI) -> list[str]:
 
 def usage_from_chunk(chunk: Any) -> TokenUsage | None:
     """Usage carried by one stream chunk, wherever the provider put it, or None."""
-    usage = getattr(chunk, "usage", None)
+    usage = _get(chunk, "usage")
     if usage is None:
-        extra = getattr(chunk, "model_extra", None) or {}
-        groq = extra.get("x_groq")
-        usage = _get(groq, "usage")
+        usage = _get(_get(chunk, "x_groq"), "usage")
     if usage is None:
         return None
     return parse_usage(usage)
@@ -235,9 +323,9 @@ def translate_error(
             "The request is too large for the AI provider (413). Send a shorter message or start a new chat." + suffix
         )
     if status == 429:
-        return errors.RateLimited(
-            "The AI provider is rate limiting requests (429). Wait a moment, then retry." + suffix
-        )
+        wait = _retry_after_seconds(error)
+        when = f"It asks to wait {_describe_wait(wait)}, then retry." if wait else "Wait a moment, then retry."
+        return errors.RateLimited(f"The AI provider is rate limiting requests (429). {when}" + suffix)
     if status in (400, 422) and _is_context_length_error(error):
         return errors.ContextTooLong(
             "This conversation is now too long for the model's context window. Start a new chat, "
@@ -252,6 +340,28 @@ def translate_error(
     if isinstance(status, int):
         return errors.ProviderError(f"The AI provider refused the request ({status})." + suffix)
     return errors.ProviderError("The AI provider stopped with an error." + suffix)
+
+
+def _retry_after_seconds(error: openai.OpenAIError) -> float | None:
+    """The wait the provider asked for in ``retry-after-ms`` / ``retry-after`` (seconds), if any."""
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
+    for name, divisor in (("retry-after-ms", 1000), ("retry-after", 1)):
+        try:
+            seconds = float(headers.get(name)) / divisor
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(seconds) and seconds > 0:
+            return seconds
+    return None
+
+
+def _describe_wait(seconds: float) -> str:
+    if seconds < 120:
+        whole = math.ceil(seconds)
+        return f"{whole} second{'s' if whole != 1 else ''}"
+    if seconds < 2 * 3600:
+        return f"{math.ceil(seconds / 60)} minutes"
+    return f"{math.ceil(seconds / 3600)} hours"
 
 
 def _is_context_length_error(error: openai.OpenAIError) -> bool:

@@ -7,7 +7,8 @@ live ORM objects, so callers (Streamlit reruns, API requests) can keep them safe
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, String, and_, case, delete, func, insert, select,
 from sqlalchemy.orm import Session, sessionmaker
 
 from smallchat.budget_store import BudgetStore
-from smallchat.db import writer
+from smallchat.db import storage_errors, writer
 from smallchat.errors import SessionNotFound
 from smallchat.models import ChatSession, Message, utc_now
 from smallchat.money import from_picodollars, optional_from_picodollars, to_picodollars
@@ -109,6 +110,17 @@ class ChatStore:
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         self.budgets = BudgetStore(engine)
 
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with storage_errors(), self._read() as db:
+            yield db
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """One write transaction: committed at the end, rolled back on any error."""
+        with storage_errors(), self._write.begin() as db:
+            yield db
+
     # Sessions ---------------------------------------------------------------------------
 
     def create_session(self, *, model: str, title: str = DEFAULT_TITLE) -> SessionSummary:
@@ -128,18 +140,18 @@ class ChatStore:
             unpriced_replies=0,
             estimated_replies=0,
         )
-        with self._write.begin() as db:
+        with self._writing() as db:
             db.add(row)
         return _session_summary(row)
 
     def get_session(self, session_id: str) -> SessionSummary:
         """The session, or SessionNotFound."""
-        with self._read() as db:
+        with self._reading() as db:
             return _session_summary(_require_session(db, session_id))
 
     def get_session_with_messages(self, session_id: str) -> tuple[SessionSummary, list[MessageRecord]]:
         """The session and all its messages in order, read together (SessionNotFound if gone)."""
-        with self._read() as db:
+        with self._reading() as db:
             session = _session_summary(_require_session(db, session_id))
             rows = db.scalars(select(Message).where(Message.session_id == session_id).order_by(Message.id))
             return session, [_message_record(row) for row in rows]
@@ -152,15 +164,15 @@ class ChatStore:
             .limit(limit)
             .offset(offset)
         )
-        with self.engine.connect() as connection:
+        with storage_errors(), self.engine.connect() as connection:
             return SessionList(connection.execute(query).all())
 
     def count_sessions(self) -> int:
-        with self._read() as db:
+        with self._reading() as db:
             return db.scalar(select(func.count()).select_from(ChatSession)) or 0
 
     def rename_session(self, session_id: str, *, title: str) -> SessionSummary:
-        with self._write.begin() as db:
+        with self._writing() as db:
             row = _require_session(db, session_id)
             row.title = title
             row.updated_at = utc_now()
@@ -168,7 +180,7 @@ class ChatStore:
 
     def reset_session(self, session_id: str) -> SessionSummary:
         """Delete every message of the session; keep its id, title and model."""
-        with self._write.begin() as db:
+        with self._writing() as db:
             row = _require_session(db, session_id)
             db.execute(delete(Message).where(Message.session_id == session_id))
             row.message_count = row.prompt_tokens = row.cached_tokens = row.completion_tokens = 0
@@ -178,7 +190,7 @@ class ChatStore:
 
     def delete_session(self, session_id: str) -> None:
         """Delete the session and, through the foreign key, all its messages."""
-        with self._write.begin() as db:
+        with self._writing() as db:
             _require_session(db, session_id)
             db.execute(delete(ChatSession).where(ChatSession.id == session_id))
 
@@ -241,7 +253,7 @@ class ChatStore:
         """
         now = utc_now()
         values = {**values, "session_id": session_id, "created_at": now}
-        with self._write_engine.begin() as connection:
+        with storage_errors(), self._write_engine.begin() as connection:
             updated = connection.execute(
                 update(ChatSession)
                 .where(ChatSession.id == session_id)
@@ -257,14 +269,14 @@ class ChatStore:
         query = select(Message).where(Message.session_id == session_id).order_by(Message.id.desc())
         if limit is not None:
             query = query.limit(limit)
-        with self._read() as db:
+        with self._reading() as db:
             rows = list(db.scalars(query))
         rows.reverse()
         return [_message_record(row) for row in rows]
 
     def set_session_budget(self, session_id: str, *, budget: Decimal | None) -> SessionSummary:
         """Set (or, with None, clear) the session's own budget."""
-        with self._write.begin() as db:
+        with self._writing() as db:
             row = _require_session(db, session_id)
             row.budget_picodollars = None if budget is None else to_picodollars(budget)
             return _session_summary(row)
@@ -279,7 +291,7 @@ class ChatStore:
             .where(Message.session_id == session_id)
             .order_by(Message.id)
         )
-        with self._read() as db:
+        with self._reading() as db:
             return [int(tokens) for tokens in db.scalars(query)]
 
     def typical_reply_tokens(self, session_id: str) -> int | None:
@@ -287,12 +299,12 @@ class ChatStore:
         query = select(func.avg(Message.completion_tokens)).where(
             Message.session_id == session_id, Message.role == "assistant"
         )
-        with self._read() as db:
+        with self._reading() as db:
             mean = db.scalar(query)
         return None if mean is None else round(float(mean))
 
     def set_session_model(self, session_id: str, *, model: str) -> SessionSummary:
-        with self._write.begin() as db:
+        with self._writing() as db:
             row = _require_session(db, session_id)
             row.model = model
             return _session_summary(row)

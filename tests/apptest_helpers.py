@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,8 @@ def texts(elements) -> list[str]:
 
 def markdown_texts(app: AppTest) -> list[str]:
     return [element.value for element in app.markdown]
+
+
+def shown(value: str) -> str:
+    """The text a person reads in an element whose value went through ``escape_markdown``."""
+    return re.sub(r"\\(.)", r"\1", value).replace("  \n", "\n")

@@ -16,6 +16,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,6 +46,17 @@ class Reply:
     error_after_chunks: dict[str, Any] | None = None
     delay_seconds: float = 0.0
     chunk_delay_seconds: float = 0.0
+    # JSON with \uXXXX escapes (as most servers send) instead of raw UTF-8: a lone surrogate
+    # then arrives as a valid escape rather than as bytes that are not UTF-8.
+    ascii_json: bool = False
+    # Events sent verbatim after the text chunks (``data: <event>``), e.g. one that is not JSON.
+    raw_events: list[str] = field(default_factory=list)
+    # Stop in the middle of an event after the chunks, as a dropped connection would.
+    cut_mid_event: bool = False
+    # After the text chunks, say nothing for this long (a provider stalling mid-reply).
+    stall_seconds: float = 0.0
+    # Called after the text chunks are sent: a test's way to act while the reply is streaming.
+    after_chunks: Callable[[], None] | None = None
 
     def usage(self, *, prompt_tokens: int | None = None, completion_tokens: int | None = None) -> dict[str, Any]:
         usage: dict[str, Any] = {
@@ -69,13 +81,22 @@ class Failure:
 
 
 @dataclass
+class Raw:
+    """Any response, sent exactly as given (a web page where a stream was expected, say)."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+@dataclass
 class Hang:
     """Accept the request and say nothing for ``seconds``."""
 
     seconds: float = 30.0
 
 
-Scripted = Reply | Failure | Hang
+Scripted = Reply | Failure | Raw | Hang
 
 
 def error_body(message: str, *, code: str | None = None, kind: str = "invalid_request_error") -> dict[str, Any]:
@@ -193,6 +214,13 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             if isinstance(response, Failure):
                 self._send_failure(response)
                 return
+            if isinstance(response, Raw):
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.content_type)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+                return
             if response.delay_seconds:
                 time.sleep(response.delay_seconds)
             if (body or {}).get("stream"):
@@ -265,7 +293,7 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 }
 
             def send(payload: dict[str, Any] | str) -> None:
-                data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+                data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=reply.ascii_json)
                 self.wfile.write(f"data: {data}\n\n".encode("utf-8", "surrogatepass"))
                 self.wfile.flush()
 
@@ -277,6 +305,16 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 if reply.usage_placement == "every_chunk":
                     extra["usage"] = reply.usage(completion_tokens=position)
                 send(chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}], **extra))
+            if reply.after_chunks is not None:
+                reply.after_chunks()
+            for event in reply.raw_events:
+                send(event)
+            if reply.stall_seconds:
+                time.sleep(reply.stall_seconds)
+            if reply.cut_mid_event:
+                self.wfile.write(b'data: {"id": "chatcmpl-fake", "choi')
+                self.wfile.flush()
+                return
             if reply.error_after_chunks is not None:
                 send({"error": reply.error_after_chunks})
                 return

@@ -19,7 +19,7 @@ from smallchat.repository import ChatStore, MessageRecord, SessionSummary
 from smallchat.ui.guardrails import render_budget_block
 from smallchat.ui.navigation import open_new_chat, open_session
 from smallchat.ui.resources import SESSION_API_KEY, load_client
-from smallchat.ui.text import escape_dollars, escape_markdown, reply_caption
+from smallchat.ui.text import error_text, escape_dollars, escape_markdown, reply_caption
 
 MESSAGES_PAGE_SIZE = 50
 # Why the last message got no reply, per session, so the retry prompt survives reruns.
@@ -56,7 +56,7 @@ def render_unanswered(session: SessionSummary) -> None:
     """Under a user message that got no reply: why, and a button to retry it as it is."""
     error = st.session_state.get(LAST_ERROR, {}).get(session.id)
     with st.chat_message("assistant"):
-        st.warning(error or "This message got no reply yet.", icon=":material/error:")
+        st.warning(escape_markdown(error) if error else "This message got no reply yet.", icon=":material/error:")
         st.button(
             "Retry",
             icon=":material/refresh:",
@@ -93,7 +93,7 @@ def send(
         try:
             text = validate_message(text, settings)
         except InvalidInput as error:
-            st.warning(str(error), icon=":material/block:")
+            st.warning(error_text(error), icon=":material/block:")
             return
     if needs_api_key(settings):
         st.warning("Set an API key first (see above); your message was not sent.", icon=":material/key:")
@@ -124,13 +124,17 @@ def send(
             render_provider_error(error)
             return
         except SmallChatError as error:
-            st.warning(str(error))
+            st.warning(error_text(error))
             return
         try:
             st.write_stream(escape_dollars(part) for part in pending)
         except ProviderError as error:
             errors_by_session[session.id] = str(error)
             render_provider_error(error)
+        except SmallChatError as error:
+            # The reply arrived but could not be saved: the chat was deleted in another tab
+            # meanwhile, or the database failed. Say so; nothing else is at stake.
+            st.warning(error_text(error), icon=":material/error:")
         finally:
             # Runs also when the user presses stop or the page reruns mid-stream:
             # what arrived so far is saved, flagged incomplete.
@@ -140,7 +144,7 @@ def send(
 
 
 def render_provider_error(error: ProviderError) -> None:
-    st.error(str(error), icon=":material/error:")
+    st.error(error_text(error), icon=":material/error:")
     if isinstance(error, ContextTooLong):
         st.button("Start a new chat", icon=":material/add:", on_click=open_new_chat, key="context-new-chat")
     elif isinstance(error, InvalidApiKey):

@@ -14,7 +14,7 @@ from smallchat.llm import list_models
 from smallchat.money import format_usd
 from smallchat.repository import ChatStore, SessionSummary
 from smallchat.ui.resources import load_client
-from smallchat.ui.text import escape_dollars
+from smallchat.ui.text import error_text, escape_dollars
 
 # The message held back by a budget, kept so that confirming or raising sends it as typed.
 HELD_MESSAGE = "held_message"
@@ -50,7 +50,7 @@ def render_budget_warnings(store: ChatStore, settings: Settings, session: Sessio
 def render_budget_block(error: BudgetExceeded, text: str | None, session: SessionSummary) -> None:
     """The message was held back: say why, and offer to send it anyway or raise the budget."""
     st.session_state[HELD_MESSAGE] = (session.id, text)
-    st.error(escape_dollars(str(error)), icon=":material/savings:")
+    st.error(error_text(error), icon=":material/savings:")
     st.button(
         "Send anyway, this once",
         key="send-over-budget",
@@ -122,7 +122,7 @@ def _save_budget(store: ChatStore, scope: str, session: SessionSummary | None, r
     try:
         set_budget(store, scope=scope, session=session, limit=limit)
     except SmallChatError as error:
-        st.warning(str(error))
+        st.warning(error_text(error))
         return
     st.session_state["budget_raised"] = True
     st.rerun()

@@ -16,6 +16,7 @@ from smallchat.db import create_db_engine, upgrade_database
 from smallchat.errors import SmallChatError
 from smallchat.llm import make_client
 from smallchat.repository import ChatStore
+from smallchat.ui.text import error_text
 
 SESSION_API_KEY = "session_api_key"
 
@@ -50,7 +51,7 @@ def load_settings_or_stop() -> Settings:
     try:
         settings = _load_settings_once()
     except SmallChatError as error:
-        st.error(f"SmallChat is not configured correctly: {error}")
+        st.error(f"SmallChat is not configured correctly: {error_text(error)}")
         st.stop()
     session_key = st.session_state.get(SESSION_API_KEY)
     return settings.with_api_key(session_key) if session_key else settings
@@ -61,7 +62,7 @@ def load_store_or_stop(settings: Settings) -> ChatStore:
     try:
         return _load_store(settings.database_url)
     except SmallChatError as error:
-        st.error(f"The chat history database cannot be used. {error}")
+        st.error(f"The chat history database cannot be used. {error_text(error)}")
         st.stop()
 
 

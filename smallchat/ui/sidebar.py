@@ -11,7 +11,7 @@ from smallchat.money import format_usd
 from smallchat.repository import ChatStore, SessionSummary
 from smallchat.ui.guardrails import render_budget_settings, render_context_gauge, render_model_picker
 from smallchat.ui.navigation import open_new_chat, open_session
-from smallchat.ui.text import escape_markdown
+from smallchat.ui.text import error_text, escape_markdown
 
 SESSIONS_PAGE_SIZE = 30
 CONFIRMING = "confirming"  # (action, session id) awaiting the user's confirmation
@@ -50,7 +50,8 @@ def render_session_list(store: ChatStore, current: SessionSummary | None) -> Non
         st.button(
             _label(session),
             key=f"open-{session.id}",
-            help=f"{session.title}\n\n{session.message_count} messages · {format_usd(session.cost)}",
+            # Tooltips are Markdown too: a title such as "$5 or $6?" must not turn into LaTeX.
+            help=escape_markdown(f"{session.title}\n\n{session.message_count} messages · {format_usd(session.cost)}"),
             on_click=open_session,
             args=(session.id,),
             type="tertiary" if current is None or session.id != current.id else "secondary",
@@ -117,7 +118,7 @@ def _rename(store: ChatStore, session: SessionSummary, title: str) -> None:
     try:
         store.rename_session(session.id, title=title)
     except SmallChatError as error:
-        st.error(str(error))
+        st.error(error_text(error))
         return
     st.rerun()
 
@@ -135,7 +136,7 @@ def _confirm_reset(store: ChatStore, session: SessionSummary) -> None:
         try:
             store.reset_session(session.id)
         except SmallChatError as error:
-            st.error(str(error))
+            st.error(error_text(error))
             return
         st.session_state.pop("visible_messages", None)
         st.rerun()
@@ -153,7 +154,7 @@ def _confirm_delete(store: ChatStore, session: SessionSummary) -> None:
         try:
             store.delete_session(session.id)
         except SmallChatError as error:
-            st.error(str(error))
+            st.error(error_text(error))
             return
         open_new_chat()
         st.rerun()

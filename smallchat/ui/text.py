@@ -21,6 +21,15 @@ def escape_markdown(text: str) -> str:
     return escaped.replace("\n", "  \n")
 
 
+def error_text(error: BaseException) -> str:
+    """An error's message for a Markdown element, shown exactly as written.
+
+    Messages quote the provider's own words and values the user typed, which may hold
+    ``$``, ``*``, ``<tags>`` or links: none of it may be read as Markdown or LaTeX.
+    """
+    return escape_markdown(str(error))
+
+
 def reply_caption(message: MessageRecord) -> str:
     """The line under a reply: tokens in / cached / out and the cost, with its caveats."""
     usage = message.usage
