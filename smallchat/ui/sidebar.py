@@ -40,7 +40,9 @@ def render_session_list(store: ChatStore, current: SessionSummary | None) -> Non
     for session in sessions[:shown]:
         # One line per chat: the title, cut with an ellipsis where the sidebar ends, and its
         # cost right-aligned, so the numbers line up in a column.
-        with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False):
+        with st.container(
+            key=f"chat-row-{session.id}", horizontal=True, vertical_alignment="center", gap="small", wrap=False
+        ):
             title = escape_markdown(session.title)
             is_current = current is not None and session.id == current.id
             st.button(
@@ -77,7 +79,7 @@ def render_current_session(store: ChatStore, session: SessionSummary) -> None:
         figures.append(f"{session.estimated_replies} estimated")
     st.caption(" · ".join(figure.replace(" ", "\N{NO-BREAK SPACE}") for figure in figures))
     # One row, also on a phone (columns would stack there, or scroll when told not to).
-    with st.container(horizontal=True, gap="small", wrap=False):
+    with st.container(key="chat-controls", horizontal=True, gap="small", wrap=False):
         with st.popover(":material/edit:", width="stretch", help="Rename this chat"):
             new_title = st.text_input("Title", value=session.title, max_chars=200, key=f"title-{session.id}")
             if st.button("Save", key="rename-save"):
