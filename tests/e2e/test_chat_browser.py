@@ -190,8 +190,12 @@ def test_long_titles_are_cut_cleanly_and_costs_line_up_on_the_right(page: Page, 
     sidebar_box = sidebar(page).bounding_box()
     cost_right_edges = set()
     for row in rows.all():
-        title_box = row.get_by_role("button").filter(visible=True).bounding_box()
+        row_box = row.bounding_box()
+        title = row.get_by_role("button").filter(visible=True)
+        title_box = title.bounding_box()
+        title_text_box = title.get_by_test_id("stMarkdownContainer").bounding_box()
         cost_box = row.get_by_test_id("stCaptionContainer").bounding_box()
+        assert title_text_box["x"] - row_box["x"] < 4, "a chat's title does not start at the left edge"
         assert title_box["x"] + title_box["width"] <= cost_box["x"] + 1, "title and cost overlap"
         assert cost_box["x"] + cost_box["width"] <= sidebar_box["x"] + sidebar_box["width"]
         assert title_box["height"] < 48, "a chat's title wrapped onto a second line"
