@@ -164,14 +164,15 @@ def test_a_provider_error_is_shown_inline_and_retry_sends_the_message_again(
     reply = send_message(page, "are you there", expect_reply=False)
     expect(reply.get_by_test_id("stAlertContentError")).to_contain_text("server error (503)")
     expect(reply).to_contain_text("The model is overloaded.")
+    expect(keyed_button(reply, "retry")).to_be_visible()
     session_id = current_session_id(page)
     assert session_id
 
-    # Back to this chat later: the reason stays, with a button to send the message again.
+    # Back to this chat later: the reason stays, with the button to send the message again.
     session_button(page, session_id).click()
     wait_until_idle(page)
     expect(messages(page).last.get_by_test_id("stAlertContentWarning")).to_contain_text("server error (503)")
-    keyed_button(page, "retry").click()
+    keyed_button(messages(page).last, "retry").click()
     expect(messages(page)).to_have_count(2)
     expect(messages(page).last).to_contain_text("Echo: are you there")
     # 13 characters // 4 + 1 = 4 prompt tokens, 4 chunks: 4 * 0.25 + 4 * 2.00 = 9 per 1M tokens.
