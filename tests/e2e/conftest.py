@@ -31,8 +31,10 @@ def browser() -> Iterator:
     reason = browser_unavailable_reason()
     if reason:
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Room for a machine busy with other test runs; a passing check returns as soon as it holds.
+    expect.set_options(timeout=10_000)
     with sync_playwright() as playwright:
         browser = launch_browser(playwright)
         yield browser
@@ -97,7 +99,8 @@ class ConsoleErrors:
 
     def _on_console(self, message) -> None:
         if message.type == "error":
-            self.messages.append(f"{message.text} ({message.location.get('url', '')})")
+            where = message.location.get("url")
+            self.messages.append(f"{message.text} ({where})" if where else message.text)
 
 
 @pytest.fixture
