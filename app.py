@@ -28,7 +28,8 @@ def main() -> None:
     store = load_store_or_stop(settings)
     session, notice = resolve_current_session(store)
 
-    st.subheader(escape_markdown(session.title) if session else "SmallChat", anchor=False)
+    heading = st.empty()
+    heading.subheader(escape_markdown(session.title) if session else "SmallChat", anchor=False)
     if notice:
         st.warning(notice, icon=":material/link_off:")
         st.button("Start a new chat", icon=":material/add:", on_click=open_new_chat)
@@ -38,8 +39,9 @@ def main() -> None:
         render_key_form(settings)
 
     history = render_history(store, session) if session else []
+    welcome = st.empty()
     if session is None and not notice and not missing_key:
-        st.caption(f"Chat with **{escape_markdown(settings.model_name)}** and see what every reply costs.")
+        welcome.caption(f"Chat with **{escape_markdown(settings.model_name)}** and see what every reply costs.")
 
     render_budget_warnings(store, settings, session)
     prompt = st.chat_input("Message SmallChat", submit_mode="stop", disabled=missing_key)
@@ -56,7 +58,11 @@ def main() -> None:
         render_unanswered(session)
 
     # Drawn last so that totals and the forecast include the reply that just streamed.
-    session, _ = resolve_current_session(store)
+    shown, (session, _) = session, resolve_current_session(store)
+    if shown is None and session is not None:
+        # The first message started this chat: its title takes the welcome's place.
+        heading.subheader(escape_markdown(session.title), anchor=False)
+        welcome.empty()
     forecast = forecast_next(store, settings, session)
     if not missing_key:
         render_forecast(forecast)

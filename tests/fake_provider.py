@@ -57,6 +57,10 @@ class Reply:
     stall_seconds: float = 0.0
     # Called after the text chunks are sent: a test's way to act while the reply is streaming.
     after_chunks: Callable[[], None] | None = None
+    # Hold the stream before chunk number ``pause_before_chunk`` (1-based) until ``resume`` is
+    # set, so a test can look at a half-streamed reply.
+    pause_before_chunk: int | None = None
+    resume: threading.Event | None = None
 
     def usage(self, *, prompt_tokens: int | None = None, completion_tokens: int | None = None) -> dict[str, Any]:
         usage: dict[str, Any] = {
@@ -299,6 +303,8 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
 
             send(chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
             for position, text in enumerate(reply.chunks, start=1):
+                if reply.resume is not None and position == reply.pause_before_chunk:
+                    reply.resume.wait(timeout=30)
                 if reply.chunk_delay_seconds:
                     time.sleep(reply.chunk_delay_seconds)
                 extra = {}

@@ -96,6 +96,7 @@ def test_retry_sends_the_kept_message_once(provider: FakeProvider, store: ChatSt
     provider.script(Failure(503, error_body("overloaded")))
     app = send(run_app(), "hello")
     session_id = app.query_params["session"]
+    assert app.button(key="retry").label == "Retry"  # offered at once, under the error
     app = app.run()  # a later rerun still offers the retry, with the reason
     assert "server error (503)" in shown(app.warning[0].value)
     app = app.button(key="retry").click().run()

@@ -57,12 +57,7 @@ def render_unanswered(session: SessionSummary) -> None:
     error = st.session_state.get(LAST_ERROR, {}).get(session.id)
     with st.chat_message("assistant"):
         st.warning(escape_markdown(error) if error else "This message got no reply yet.", icon=":material/error:")
-        st.button(
-            "Retry",
-            icon=":material/refresh:",
-            key="retry",
-            on_click=lambda: st.session_state.update({RETRY_REQUESTED: session.id}),
-        )
+        _retry_button(session)
 
 
 def render_key_form(settings: Settings) -> None:
@@ -121,16 +116,17 @@ def send(
             return
         except ProviderError as error:
             errors_by_session[session.id] = str(error)
-            render_provider_error(error)
+            render_provider_error(error, unanswered=session)
             return
         except SmallChatError as error:
             st.warning(error_text(error))
             return
+        failed: ProviderError | None = None
         try:
             st.write_stream(escape_dollars(part) for part in pending)
         except ProviderError as error:
             errors_by_session[session.id] = str(error)
-            render_provider_error(error)
+            failed = error
         except SmallChatError as error:
             # The reply arrived but could not be saved: the chat was deleted in another tab
             # meanwhile, or the database failed. Say so; nothing else is at stake.
@@ -139,15 +135,29 @@ def send(
             # Runs also when the user presses stop or the page reruns mid-stream:
             # what arrived so far is saved, flagged incomplete.
             pending.close()
+        if failed is not None:
+            # A reply cut short is kept; only a message left without any reply can be retried.
+            render_provider_error(failed, unanswered=session if pending.saved is None else None)
         if pending.saved is not None:
             st.caption(reply_caption(pending.saved))
 
 
-def render_provider_error(error: ProviderError) -> None:
+def render_provider_error(error: ProviderError, *, unanswered: SessionSummary | None) -> None:
+    """The provider's failure, and the way on: a new chat, a new key, or Retry for ``unanswered``."""
     st.error(error_text(error), icon=":material/error:")
     if isinstance(error, ContextTooLong):
         st.button("Start a new chat", icon=":material/add:", on_click=open_new_chat, key="context-new-chat")
     elif isinstance(error, InvalidApiKey):
         st.session_state.pop(SESSION_API_KEY, None)
-    if error.retryable:
-        st.caption("Your message is saved: press Retry below it to send it again.")
+    if error.retryable and unanswered is not None:
+        st.caption("Your message is saved: press Retry to send it again.")
+        _retry_button(unanswered)
+
+
+def _retry_button(session: SessionSummary) -> None:
+    st.button(
+        "Retry",
+        icon=":material/refresh:",
+        key="retry",
+        on_click=lambda: st.session_state.update({RETRY_REQUESTED: session.id}),
+    )

@@ -101,7 +101,7 @@ def render_model_picker(store: ChatStore, settings: Settings, session: SessionSu
 
 def render_budget_settings(store: ChatStore, settings: Settings, session: SessionSummary | None) -> None:
     statuses = {status.scope: status for status in budget_statuses(store, settings, session)}
-    with st.popover("Budgets", icon=":material/savings:", use_container_width=True):
+    with st.popover("Budgets", icon=":material/savings:", width="stretch"):
         for scope, label in (("daily", "Daily budget (USD, all chats)"), ("session", "This chat's budget (USD)")):
             if scope == "session" and session is None:
                 continue

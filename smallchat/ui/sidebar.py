@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from smallchat.config import Settings
@@ -15,12 +17,13 @@ from smallchat.ui.text import error_text, escape_markdown
 
 SESSIONS_PAGE_SIZE = 30
 CONFIRMING = "confirming"  # (action, session id) awaiting the user's confirmation
-LABEL_TITLE_CHARS = 28
+STYLE = Path(__file__).with_name("sidebar.css")
 
 
 def render_sidebar(store: ChatStore, settings: Settings, current: SessionSummary | None, forecast: Forecast) -> None:
     with st.sidebar:
-        st.button("New chat", icon=":material/add:", on_click=open_new_chat, use_container_width=True, type="primary")
+        st.html(STYLE)  # only a <style>: it takes no space
+        st.button("New chat", icon=":material/add:", on_click=open_new_chat, width="stretch", type="primary")
         if current is not None:
             render_current_session(store, current)
             render_model_picker(store, settings, current)
@@ -29,14 +32,8 @@ def render_sidebar(store: ChatStore, settings: Settings, current: SessionSummary
         render_session_list(store, current)
 
 
-def _label(session: SessionSummary) -> str:
-    title = session.title
-    if len(title) > LABEL_TITLE_CHARS:
-        title = title[: LABEL_TITLE_CHARS - 1].rstrip() + "…"
-    cost = format_usd(session.cost)
-    if session.unpriced_replies:
-        cost += "+"
-    return escape_markdown(f"{title} · {cost}")
+def _cost_label(session: SessionSummary) -> str:
+    return format_usd(session.cost) + ("+" if session.unpriced_replies else "")
 
 
 def render_session_list(store: ChatStore, current: SessionSummary | None) -> None:
@@ -47,16 +44,27 @@ def render_session_list(store: ChatStore, current: SessionSummary | None) -> Non
         st.caption("No chats yet. Your first message starts one.")
         return
     for session in sessions[:shown]:
-        st.button(
-            _label(session),
-            key=f"open-{session.id}",
-            # Tooltips are Markdown too: a title such as "$5 or $6?" must not turn into LaTeX.
-            help=escape_markdown(f"{session.title}\n\n{session.message_count} messages · {format_usd(session.cost)}"),
-            on_click=open_session,
-            args=(session.id,),
-            type="tertiary" if current is None or session.id != current.id else "secondary",
-            use_container_width=True,
-        )
+        # One line per chat: the title, cut with an ellipsis where the sidebar ends, and its
+        # cost right-aligned, so the numbers line up in a column.
+        with st.container(
+            key=f"chat-row-{session.id}", horizontal=True, vertical_alignment="center", gap="small", wrap=False
+        ):
+            title = escape_markdown(session.title)
+            is_current = current is not None and session.id == current.id
+            st.button(
+                f":primary[**{title}**]" if is_current else title,
+                key=f"open-{session.id}",
+                # Tooltips are Markdown too: a title such as "$5 or $6?" must not turn into LaTeX.
+                help=escape_markdown(
+                    f"{session.title}\n\n{_count(session.message_count, 'message')} · {_cost_label(session)}"
+                ),
+                on_click=open_session,
+                args=(session.id,),
+                type="tertiary",
+                width="stretch",
+                wrap=False,
+            )
+            st.caption(escape_markdown(_cost_label(session)), width="content")
     if len(sessions) > shown:
         st.button(
             "Show more chats",
@@ -66,34 +74,41 @@ def render_session_list(store: ChatStore, current: SessionSummary | None) -> Non
 
 def render_current_session(store: ChatStore, session: SessionSummary) -> None:
     st.subheader("This chat", divider="gray")
-    st.metric("Cost", format_usd(session.cost) + ("+" if session.unpriced_replies else ""))
-    st.caption(
-        f"{session.message_count:,} messages · {session.prompt_tokens:,} in · "
-        f"{session.cached_tokens:,} cached · {session.completion_tokens:,} out"
-        + (f" · {session.unpriced_replies} without a known price" if session.unpriced_replies else "")
-        + (f" · {session.estimated_replies} estimated" if session.estimated_replies else "")
-    )
-    rename, reset, delete = st.columns(3)
-    with rename.popover(":material/edit:", use_container_width=True, help="Rename this chat"):
-        new_title = st.text_input("Title", value=session.title, max_chars=200, key=f"title-{session.id}")
-        if st.button("Save", key="rename-save"):
-            _rename(store, session, new_title)
-    reset.button(
-        ":material/restart_alt:",
-        key="reset",
-        use_container_width=True,
-        help="Reset: clear the messages, keep this chat",
-        on_click=_ask_to_confirm,
-        args=("reset", session.id),
-    )
-    delete.button(
-        ":material/delete:",
-        key="delete",
-        use_container_width=True,
-        help="Delete this chat and its history",
-        on_click=_ask_to_confirm,
-        args=("delete", session.id),
-    )
+    st.metric("Cost", _cost_label(session))
+    # No-break spaces inside each figure: a narrow sidebar wraps between figures, not within one.
+    figures = [
+        _count(session.message_count, "message"),
+        f"{session.prompt_tokens:,} in",
+        f"{session.cached_tokens:,} cached",
+        f"{session.completion_tokens:,} out",
+    ]
+    if session.unpriced_replies:
+        figures.append(f"{session.unpriced_replies} without a known price")
+    if session.estimated_replies:
+        figures.append(f"{session.estimated_replies} estimated")
+    st.caption(" · ".join(figure.replace(" ", "\N{NO-BREAK SPACE}") for figure in figures))
+    # One row, also on a phone (columns would stack there, or scroll when told not to).
+    with st.container(key="chat-controls", horizontal=True, gap="small", wrap=False):
+        with st.popover(":material/edit:", width="stretch", help="Rename this chat"):
+            new_title = st.text_input("Title", value=session.title, max_chars=200, key=f"title-{session.id}")
+            if st.button("Save", key="rename-save"):
+                _rename(store, session, new_title)
+        st.button(
+            ":material/restart_alt:",
+            key="reset",
+            width="stretch",
+            help="Reset: clear the messages, keep this chat",
+            on_click=_ask_to_confirm,
+            args=("reset", session.id),
+        )
+        st.button(
+            ":material/delete:",
+            key="delete",
+            width="stretch",
+            help="Delete this chat and its history",
+            on_click=_ask_to_confirm,
+            args=("delete", session.id),
+        )
     # The question stays asked across reruns until it is answered or dismissed.
     asked = st.session_state.get(CONFIRMING)
     if asked == ("reset", session.id):
@@ -102,12 +117,23 @@ def render_current_session(store: ChatStore, session: SessionSummary) -> None:
         _confirm_delete(store, session)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
 def _ask_to_confirm(action: str, session_id: str) -> None:
     st.session_state[CONFIRMING] = (action, session_id)
 
 
 def _stop_confirming() -> None:
     st.session_state.pop(CONFIRMING, None)
+
+
+def _close_dialog() -> None:
+    # A click inside a dialog reruns only the dialog: without a rerun of the whole page the
+    # dialog would stay open, asking again.
+    _stop_confirming()
+    st.rerun()
 
 
 def _rename(store: ChatStore, session: SessionSummary, title: str) -> None:
@@ -130,8 +156,9 @@ def _confirm_reset(store: ChatStore, session: SessionSummary) -> None:
         "deleted. The chat and its link stay."
     )
     confirm, cancel = st.columns(2)
-    cancel.button("Cancel", on_click=_stop_confirming, use_container_width=True)
-    if confirm.button("Reset chat", type="primary", use_container_width=True):
+    if cancel.button("Cancel", width="stretch"):
+        _close_dialog()
+    if confirm.button("Reset chat", type="primary", width="stretch"):
         _stop_confirming()
         try:
             store.reset_session(session.id)
@@ -148,8 +175,9 @@ def _confirm_delete(store: ChatStore, session: SessionSummary) -> None:
         f"**{escape_markdown(session.title)}** and its {session.message_count:,} messages will be deleted for good."
     )
     confirm, cancel = st.columns(2)
-    cancel.button("Cancel", on_click=_stop_confirming, use_container_width=True)
-    if confirm.button("Delete chat", type="primary", use_container_width=True):
+    if cancel.button("Cancel", width="stretch"):
+        _close_dialog()
+    if confirm.button("Delete chat", type="primary", width="stretch"):
         _stop_confirming()
         try:
             store.delete_session(session.id)
