@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from typing import Annotated, Any
 
+import anyio
 import anyio.to_thread
 import openai
 from fastapi import Depends, FastAPI, Path, Query, Request, Security
@@ -278,11 +279,7 @@ def chat(session_id: SessionId, body: ChatRequest, api: Api) -> Any:
     # Started here, not inside the stream, so that errors before the first token (unknown
     # session, provider refusing) still get their own status code.
     pending = start_reply(api.store, client, api.settings, session_id=session_id, text=body.message)
-    return StreamingResponse(
-        _reply_events(api, pending),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _ReplyStreamResponse(_reply_events(api, pending))
 
 
 @router.get(
@@ -336,27 +333,63 @@ def _event(name: str, data: BaseModel) -> bytes:
     return f"event: {name}\ndata: {data.model_dump_json()}\n\n".encode()
 
 
-def _reply_events(api: ApiResources, pending: PendingReply) -> Iterator[bytes]:
-    """SSE for one reply; starlette runs this sync generator in its thread pool."""
-    failure: ErrorOut | None = None
+def _reply_events(api: ApiResources, pending: PendingReply) -> Generator[bytes, None, None]:
+    """SSE for one reply: ``delta`` events, then ``usage`` (the saved reply), or ``error``."""
+    failure: StreamErrorOut | None = None
     try:
-        try:
-            for text in pending:
-                yield _event("delta", DeltaOut(text=text))
-        except SmallChatError as error:
-            failure = StreamErrorOut(detail=str(error), code=error_code(error), status=error.http_status)
-        finally:
-            # Also when the client goes away mid-stream: what arrived is saved, flagged incomplete.
-            pending.close()
-        if pending.saved is not None:
-            yield _event("usage", _chat_out(api, pending.session_id, MessageOut.from_record(pending.saved)))
-    except SmallChatError as error:  # e.g. the database refused the reply
-        failure = StreamErrorOut(detail=str(error), code=error_code(error), status=error.http_status)
+        for text in pending:
+            yield _event("delta", DeltaOut(text=text))
+    except GeneratorExit:
+        # The client went away: keep what arrived (flagged incomplete); there is no one to tell.
+        _close_quietly(pending)
+        raise
+    except SmallChatError as error:
+        failure = _stream_error(error)
     except Exception:
         logger.exception("Unexpected error while streaming a reply")
         failure = StreamErrorOut(detail=_INTERNAL_ERROR, code="internal_error", status=500)
+    try:
+        pending.close()  # saves the reply (once; the iteration above may have already)
+        if pending.saved is not None:
+            yield _event("usage", _chat_out(api, pending.session_id, MessageOut.from_record(pending.saved)))
+    except SmallChatError as error:  # e.g. the database refused the reply
+        failure = failure or _stream_error(error)
     if failure is not None:
         yield _event("error", failure)
+
+
+def _stream_error(error: SmallChatError) -> StreamErrorOut:
+    return StreamErrorOut(detail=str(error), code=error_code(error), status=error.http_status)
+
+
+def _close_quietly(pending: PendingReply) -> None:
+    try:
+        pending.close()
+    except SmallChatError:
+        logger.warning("A reply cut short by its client could not be saved", exc_info=True)
+
+
+class _ReplyStreamResponse(StreamingResponse):
+    """A StreamingResponse that closes its generator as soon as the response ends, however it ends.
+
+    Starlette leaves an abandoned generator to the garbage collector, which may get to it much
+    later; closing it here saves a hung-up client's partial reply at once.
+    """
+
+    def __init__(self, events: Generator[bytes, None, None]) -> None:
+        super().__init__(
+            events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+        self._events = events
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Shielded: a cancelled request must still save its reply. The close runs in a worker
+            # thread because saving is a database write.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._events.close)
 
 
 # Errors -----------------------------------------------------------------------------------
@@ -391,8 +424,9 @@ def _field_error(problem: dict[str, Any]) -> FieldErrorOut:
     location = [str(part) for part in problem.get("loc", ())]
     if location and location[0] in ("body", "query", "path", "header"):
         location = location[1:] or location
-    field = ".".join(location) or "body"
     kind = problem.get("type", "")
+    # A JSON syntax error's location is a character offset, which names no field.
+    field = "body" if kind == "json_invalid" else ".".join(location) or "body"
     message = {
         "extra_forbidden": "unknown parameter" if problem.get("loc", ("",))[0] == "query" else "unknown field",
         "missing": "required",
@@ -406,7 +440,7 @@ async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     if error.status_code == 400:
         # FastAPI's answer to a body that is not even text (not UTF-8): invalid JSON like any
         # other, so it gets the same 422 as a JSON syntax error.
-        problem = FieldErrorOut(field="body", message="the body is not valid JSON (UTF-8)")
+        problem = FieldErrorOut(field="body", message="the body is not valid JSON (not UTF-8 text)")
         detail = f"The request is not valid: {problem.message}."
         return _error_response(422, detail, "invalid_request", errors=[problem])
     code = HTTPStatus(error.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
