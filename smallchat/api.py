@@ -115,6 +115,10 @@ class ApiResources:
                 self._store = ChatStore(engine)
 
     @property
+    def is_open(self) -> bool:
+        return self._store is not None
+
+    @property
     def settings(self) -> Settings:
         if self._settings is None:
             self.open()
@@ -143,14 +147,20 @@ class ApiResources:
                 self._store = None
 
 
-def get_api(request: Request) -> ApiResources:
-    return request.app.state.resources
+# The small dependencies are ``async``: each sync one would cost a trip to the thread pool.
+async def get_api(request: Request) -> ApiResources:
+    resources: ApiResources = request.app.state.resources
+    if not resources.is_open:  # served without a lifespan (a TestClient outside ``with``)
+        await anyio.to_thread.run_sync(resources.open)
+    return resources
 
 
 Api = Annotated[ApiResources, Depends(get_api)]
 
 
-def require_token(api: Api, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]) -> None:
+async def require_token(
+    api: Api, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+) -> None:
     """With API_TOKEN set, the request must carry it as a bearer token (compared in constant time)."""
     expected = api.settings.api_token
     if not expected:
@@ -163,7 +173,7 @@ def require_token(api: Api, credentials: Annotated[HTTPAuthorizationCredentials 
         raise HTTPException(401, "The API token is not valid.", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """Unknown query parameters are refused like unknown body fields: a misspelt ``?limt=`` must not pass."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
@@ -185,11 +195,41 @@ SessionId = Annotated[
 ]
 
 
+# One typical body per status for the docs (the table in DESCRIPTION lists every code).
+_ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
+    401: {"detail": "This API needs a token: send 'Authorization: Bearer <API_TOKEN>'.", "code": "unauthorized"},
+    403: {
+        "detail": "The API key is not allowed to use this model or endpoint (403).",
+        "code": "permission_denied",
+    },
+    404: {"detail": "This chat session does not exist: it may have been deleted.", "code": "session_not_found"},
+    413: {
+        "detail": "This conversation is now too long for the model's context window. Start a new chat, "
+        "or reset this one, to continue.",
+        "code": "context_too_long",
+    },
+    422: {"detail": "The message is empty. Type something to send.", "code": "invalid_input", "errors": []},
+    429: {
+        "detail": "The AI provider is rate limiting requests (429). Wait a moment, then retry.",
+        "code": "rate_limited",
+    },
+    502: {"detail": "The AI provider refused the request (400).", "code": "provider_error"},
+    503: {"detail": "The AI provider had a server error (500). Try again in a moment.", "code": "provider_unavailable"},
+    504: {
+        "detail": "The AI provider did not answer in time. Try again; if it keeps happening, raise AI_TIMEOUT_SECONDS.",
+        "code": "provider_timeout",
+    },
+}
+
+
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     documented: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        model = ValidationErrorOut if status == 422 else ErrorOut
-        documented[status] = {"model": model, "description": HTTPStatus(status).phrase}
+        documented[status] = {
+            "model": ValidationErrorOut if status == 422 else ErrorOut,
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"example": _ERROR_EXAMPLES[status]}},
+        }
     return documented
 
 

@@ -87,7 +87,9 @@ def upgrade_database(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     try:
-        with engine.begin() as connection:
+        # BEGIN IMMEDIATE on SQLite: two processes starting at once on a new database (the chat
+        # page and the API) take turns, where a deferred transaction would fail as "locked".
+        with writer(engine).begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as error:

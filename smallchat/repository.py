@@ -6,7 +6,10 @@ live ORM objects, so callers (Streamlit reruns, API requests) can keep them safe
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -92,6 +95,19 @@ class ChatStore:
         self.engine = engine
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(writer(engine), expire_on_commit=False)
+        # On SQLite, this process's writers queue here and are woken in turn the moment the
+        # lock is free. Left to SQLite's busy handler they would poll with sleeps of up to
+        # 100 ms, and under many concurrent requests those sleeps, not the writes, set the pace.
+        # Other processes (the chat page beside the API) still meet the busy timeout.
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """One write transaction (BEGIN IMMEDIATE on SQLite), after this process's earlier writers."""
+        with self._write_lock, self._write.begin() as db:
+            yield db
 
     # Sessions ---------------------------------------------------------------------------
 
@@ -112,7 +128,7 @@ class ChatStore:
             unpriced_replies=0,
             estimated_replies=0,
         )
-        with self._write.begin() as db:
+        with self._writing() as db:
             db.add(row)
         return _session_summary(row)
 
@@ -136,7 +152,7 @@ class ChatStore:
             return db.scalar(select(func.count()).select_from(ChatSession)) or 0
 
     def rename_session(self, session_id: str, *, title: str) -> SessionSummary:
-        with self._write.begin() as db:
+        with self._writing() as db:
             row = _require_session(db, session_id)
             row.title = title
             row.updated_at = utc_now()
@@ -144,7 +160,7 @@ class ChatStore:
 
     def reset_session(self, session_id: str) -> SessionSummary:
         """Delete every message of the session; keep its id, title and model."""
-        with self._write.begin() as db:
+        with self._writing() as db:
             row = _require_session(db, session_id)
             db.execute(delete(Message).where(Message.session_id == session_id))
             row.message_count = row.prompt_tokens = row.cached_tokens = row.completion_tokens = 0
@@ -154,7 +170,7 @@ class ChatStore:
 
     def delete_session(self, session_id: str) -> None:
         """Delete the session and, through the foreign key, all its messages."""
-        with self._write.begin() as db:
+        with self._writing() as db:
             _require_session(db, session_id)
             db.execute(delete(ChatSession).where(ChatSession.id == session_id))
 
@@ -163,7 +179,7 @@ class ChatStore:
     def add_user_message(self, session_id: str, *, content: str) -> MessageRecord:
         """Save the user's message; the first one also names an untitled session."""
         now = utc_now()
-        with self._write.begin() as db:
+        with self._writing() as db:
             session = _require_session(db, session_id)
             if session.message_count == 0 and session.title == DEFAULT_TITLE:
                 session.title = title_from_message(content)
@@ -173,6 +189,7 @@ class ChatStore:
                 update(ChatSession)
                 .where(ChatSession.id == session_id)
                 .values(message_count=ChatSession.message_count + 1, updated_at=now)
+                .execution_options(synchronize_session=False)  # the loaded row is not read again
             )
             db.flush()
             return _message_record(row)
@@ -202,7 +219,7 @@ class ChatStore:
             usage_estimated=reply.usage_estimated,
             complete=reply.complete,
         )
-        with self._write.begin() as db:
+        with self._writing() as db:
             _require_session(db, session_id)
             db.add(row)
             db.execute(
@@ -218,6 +235,8 @@ class ChatStore:
                     estimated_replies=ChatSession.estimated_replies + (1 if reply.usage_estimated else 0),
                     updated_at=now,
                 )
+                # The row loaded above is not read again: skip evaluating the sums in Python too.
+                .execution_options(synchronize_session=False)
             )
             db.flush()
             return _message_record(row)

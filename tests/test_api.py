@@ -648,6 +648,11 @@ def test_with_the_right_token_every_endpoint_answers(locked_api: TestClient, pro
     assert locked_api.delete(f"/sessions/{session_id}", headers=auth).status_code == 204
 
 
+def test_with_a_token_set_the_docs_stay_open_as_they_hold_no_data(locked_api: TestClient) -> None:
+    assert locked_api.get("/docs").status_code == 200
+    assert locked_api.get("/openapi.json").json()["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
 def test_without_a_token_set_the_api_is_open(api: TestClient) -> None:
     assert api.post("/sessions").status_code == 201
     assert api.get("/sessions", headers={"Authorization": "Bearer anything"}).status_code == 200
