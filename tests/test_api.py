@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from smallchat.api import create_app
 from smallchat.config import Settings
-from smallchat.errors import ConfigError
+from smallchat.errors import ConfigError, StorageError
 from smallchat.repository import ChatStore
 from tests.apptest_helpers import ROOT, configure_app, run_app
 from tests.conftest import TEST_API_KEY
@@ -681,6 +681,13 @@ def test_a_bad_setting_stops_the_server_at_startup_naming_it(monkeypatch: pytest
     monkeypatch.setenv("AI_PRICING", "cheap")
     app = create_app()  # settings are read at startup, not here
     with pytest.raises(ConfigError, match="AI_PRICING"), TestClient(app):
+        pass
+
+
+def test_an_unusable_database_stops_the_server_at_startup_saying_why(settings: Settings, tmp_path: Path) -> None:
+    missing_folder = tmp_path / "no-such-folder" / "chat.db"
+    app = create_app(with_settings(settings, database_url=f"sqlite:///{missing_folder}"))
+    with pytest.raises(StorageError, match="The folder for the database does not exist"), TestClient(app):
         pass
 
 
