@@ -12,7 +12,6 @@ import secrets
 import threading
 from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 from typing import Annotated, Any
 
 import anyio
@@ -20,28 +19,31 @@ import anyio.to_thread
 import openai
 from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.routing import APIRouter
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from smallchat.api_errors import (
+    ERRORS_DESCRIPTION,
+    INTERNAL_ERROR,
+    documented_errors,
+    install_error_handlers,
+    stream_error,
+)
 from smallchat.api_schemas import (
     SESSION_ID_EXAMPLE,
     ChatOut,
     ChatRequest,
     DeltaOut,
-    ErrorOut,
-    FieldErrorOut,
     HealthOut,
     HistoryOut,
     MessageOut,
     SessionListOut,
     SessionOut,
     StreamErrorOut,
-    ValidationErrorOut,
     chat_url,
-    error_code,
 )
 from smallchat.chat import PendingReply, parse_session_id, send_message, start_reply
 from smallchat.config import Settings, load_settings
@@ -58,7 +60,8 @@ logger = logging.getLogger("smallchat.api")
 WORKER_THREADS = 200
 MAX_SESSIONS_PAGE = 200
 
-DESCRIPTION = """
+DESCRIPTION = (
+    """
 Chat with an OpenAI-compatible model and know exactly what every message costs: the same
 sessions, replies and prices as the SmallChat chat page, over HTTP.
 
@@ -68,29 +71,9 @@ A cost that is not known (no price for the model) is `null` with `status: "unkno
 **Authentication**: when the server sets `API_TOKEN`, every endpoint but `/health` needs
 `Authorization: Bearer <token>` (401 otherwise). Without `API_TOKEN` the API is open.
 
-**Errors** are `{"detail": "...", "code": "..."}`: `detail` is the text the chat page shows,
-`code` is for scripts. Provider errors keep the provider's meaning:
-
-| status | code | when |
-|---|---|---|
-| 401 | `unauthorized` | `API_TOKEN` is set and the request's bearer token is missing or wrong |
-| 401 | `invalid_api_key` | the provider rejected SmallChat's API key, or none is configured |
-| 403 | `permission_denied` | the provider's key may not use this model |
-| 404 | `session_not_found` | no such session (never was, or deleted) |
-| 404 | `model_not_found` | the provider does not know the model |
-| 413 | `request_too_large` | the provider refused the request's size |
-| 413 | `context_too_long` | the conversation no longer fits the model's context window |
-| 422 | `invalid_input` | empty, blank or too long message; malformed session id |
-| 422 | `invalid_request` | unknown or missing fields or parameters, a body that is not JSON |
-| 429 | `rate_limited` | the provider is rate limiting (after the configured retries) |
-| 502 | `provider_error` | the provider refused the request for another reason |
-| 503 | `provider_unavailable` | the provider failed (a 5xx of its own) |
-| 503 | `provider_unreachable` | the provider cannot be reached |
-| 503 | `storage_error` | the database cannot be used |
-| 504 | `provider_timeout` | the provider did not answer in time (`AI_TIMEOUT_SECONDS`) |
-
-When the provider fails after your message is saved, the message stays in the history.
 """
+    + ERRORS_DESCRIPTION
+)
 
 _bearer = HTTPBearer(auto_error=False, description="Needed only when the server sets API_TOKEN.")
 
@@ -195,44 +178,6 @@ SessionId = Annotated[
 ]
 
 
-# One typical body per status for the docs (the table in DESCRIPTION lists every code).
-_ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
-    401: {"detail": "This API needs a token: send 'Authorization: Bearer <API_TOKEN>'.", "code": "unauthorized"},
-    403: {
-        "detail": "The API key is not allowed to use this model or endpoint (403).",
-        "code": "permission_denied",
-    },
-    404: {"detail": "This chat session does not exist: it may have been deleted.", "code": "session_not_found"},
-    413: {
-        "detail": "This conversation is now too long for the model's context window. Start a new chat, "
-        "or reset this one, to continue.",
-        "code": "context_too_long",
-    },
-    422: {"detail": "The message is empty. Type something to send.", "code": "invalid_input", "errors": []},
-    429: {
-        "detail": "The AI provider is rate limiting requests (429). Wait a moment, then retry.",
-        "code": "rate_limited",
-    },
-    502: {"detail": "The AI provider refused the request (400).", "code": "provider_error"},
-    503: {"detail": "The AI provider had a server error (500). Try again in a moment.", "code": "provider_unavailable"},
-    504: {
-        "detail": "The AI provider did not answer in time. Try again; if it keeps happening, raise AI_TIMEOUT_SECONDS.",
-        "code": "provider_timeout",
-    },
-}
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    documented: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        documented[status] = {
-            "model": ValidationErrorOut if status == 422 else ErrorOut,
-            "description": HTTPStatus(status).phrase,
-            "content": {"application/json": {"example": _ERROR_EXAMPLES[status]}},
-        }
-    return documented
-
-
 _AUTH = (401,)
 _SESSION = (*_AUTH, 404, 422, 503)
 _PROVIDER = (403, 413, 429, 502, 504)
@@ -254,7 +199,7 @@ def health() -> HealthOut:
     response_class=RedirectResponse,
     responses={
         307: {"description": "Redirect to `<UI_URL>/?session=<uuid>`.", "content": None},
-        **_errors(*_AUTH, 503),
+        **documented_errors(*_AUTH, 503),
     },
 )
 def new_session(api: Api) -> RedirectResponse:
@@ -262,13 +207,13 @@ def new_session(api: Api) -> RedirectResponse:
     return RedirectResponse(chat_url(api.settings.ui_url, session.id), status_code=307)
 
 
-@router.post("/sessions", summary="Create a session", status_code=201, responses=_errors(*_AUTH, 503))
+@router.post("/sessions", summary="Create a session", status_code=201, responses=documented_errors(*_AUTH, 503))
 def create_session(api: Api) -> SessionOut:
     session = api.store.create_session(model=api.settings.model_name)
     return SessionOut.from_summary(session, ui_url=api.settings.ui_url)
 
 
-@router.get("/sessions", summary="List sessions with their totals", responses=_errors(*_AUTH, 422, 503))
+@router.get("/sessions", summary="List sessions with their totals", responses=documented_errors(*_AUTH, 422, 503))
 def list_sessions(
     api: Api,
     limit: Annotated[int, Query(ge=1, le=MAX_SESSIONS_PAGE, description="How many sessions to return.")] = 50,
@@ -307,7 +252,7 @@ _STREAM_DOC = (
                 }
             },
         },
-        **_errors(*_SESSION, *_PROVIDER),
+        **documented_errors(*_SESSION, *_PROVIDER),
     },
 )
 def chat(session_id: SessionId, body: ChatRequest, api: Api) -> Any:
@@ -325,7 +270,7 @@ def chat(session_id: SessionId, body: ChatRequest, api: Api) -> Any:
 @router.get(
     "/sessions/{session_id}/history",
     summary="The messages with their tokens and cost, and the session's total",
-    responses=_errors(*_SESSION),
+    responses=documented_errors(*_SESSION),
 )
 def history(session_id: SessionId, api: Api) -> HistoryOut:
     session_id = parse_session_id(session_id)
@@ -341,7 +286,7 @@ def history(session_id: SessionId, api: Api) -> HistoryOut:
 @router.post(
     "/sessions/{session_id}/reset",
     summary="Delete the messages; keep the session and its id",
-    responses=_errors(*_SESSION),
+    responses=documented_errors(*_SESSION),
 )
 def reset_session(session_id: SessionId, api: Api) -> SessionOut:
     session = api.store.reset_session(parse_session_id(session_id))
@@ -353,7 +298,7 @@ def reset_session(session_id: SessionId, api: Api) -> SessionOut:
     summary="Delete the session and its history",
     status_code=204,
     response_class=Response,
-    responses=_errors(*_SESSION),
+    responses=documented_errors(*_SESSION),
 )
 def delete_session(session_id: SessionId, api: Api) -> Response:
     api.store.delete_session(parse_session_id(session_id))
@@ -384,22 +329,18 @@ def _reply_events(api: ApiResources, pending: PendingReply) -> Generator[bytes, 
         _close_quietly(pending)
         raise
     except SmallChatError as error:
-        failure = _stream_error(error)
+        failure = stream_error(error)
     except Exception:
         logger.exception("Unexpected error while streaming a reply")
-        failure = StreamErrorOut(detail=_INTERNAL_ERROR, code="internal_error", status=500)
+        failure = StreamErrorOut(detail=INTERNAL_ERROR, code="internal_error", status=500)
     try:
         pending.close()  # saves the reply (once; the iteration above may have already)
         if pending.saved is not None:
             yield _event("usage", _chat_out(api, pending.session_id, MessageOut.from_record(pending.saved)))
     except SmallChatError as error:  # e.g. the database refused the reply
-        failure = failure or _stream_error(error)
+        failure = failure or stream_error(error)
     if failure is not None:
         yield _event("error", failure)
-
-
-def _stream_error(error: SmallChatError) -> StreamErrorOut:
-    return StreamErrorOut(detail=str(error), code=error_code(error), status=error.http_status)
 
 
 def _close_quietly(pending: PendingReply) -> None:
@@ -432,67 +373,6 @@ class _ReplyStreamResponse(StreamingResponse):
                 await anyio.to_thread.run_sync(self._events.close)
 
 
-# Errors -----------------------------------------------------------------------------------
-
-_INTERNAL_ERROR = "Something went wrong on the server. The error was logged; try again."
-
-
-def _error_response(
-    status: int, detail: str, code: str, *, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
-    # Every 422 has the same shape (with ``errors``), whether pydantic or the core refused the input.
-    body = ErrorOut(detail=detail, code=code)
-    if status == 422:
-        body = ValidationErrorOut(detail=detail, code=code, **extra)
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
-
-
-async def _on_smallchat_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, SmallChatError)
-    return _error_response(error.http_status, str(error), error_code(error))
-
-
-async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    problems = [_field_error(problem) for problem in error.errors()]
-    summary = "; ".join(f"{problem.field}: {problem.message}" for problem in problems)
-    return _error_response(422, f"The request is not valid: {summary}.", "invalid_request", errors=problems)
-
-
-def _field_error(problem: dict[str, Any]) -> FieldErrorOut:
-    # Never echo the input back: it may be a 100,000-character message.
-    location = [str(part) for part in problem.get("loc", ())]
-    if location and location[0] in ("body", "query", "path", "header"):
-        location = location[1:] or location
-    kind = problem.get("type", "")
-    # A JSON syntax error's location is a character offset, which names no field.
-    field = "body" if kind == "json_invalid" else ".".join(location) or "body"
-    message = {
-        "extra_forbidden": "unknown parameter" if problem.get("loc", ("",))[0] == "query" else "unknown field",
-        "missing": "required",
-        "json_invalid": "the body is not valid JSON",
-    }.get(kind, str(problem.get("msg", "invalid")))
-    return FieldErrorOut(field=field, message=message)
-
-
-async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, HTTPException)
-    if error.status_code == 400:
-        # FastAPI's answer to a body that is not even text (not UTF-8): invalid JSON like any
-        # other, so it gets the same 422 as a JSON syntax error.
-        problem = FieldErrorOut(field="body", message="the body is not valid JSON (not UTF-8 text)")
-        detail = f"The request is not valid: {problem.message}."
-        return _error_response(422, detail, "invalid_request", errors=[problem])
-    code = HTTPStatus(error.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
-    return _error_response(error.status_code, str(error.detail), code, headers=error.headers)
-
-
-async def _on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    # The traceback goes to the server log only; the client gets no internals.
-    logger.error("Unexpected error on %s %s", request.method, request.url.path, exc_info=error)
-    return _error_response(500, _INTERNAL_ERROR, "internal_error")
-
-
 # The app ----------------------------------------------------------------------------------
 
 
@@ -518,10 +398,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.resources = resources
-    app.add_exception_handler(SmallChatError, _on_smallchat_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(HTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected_error)
+    install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(router)
     return app
