@@ -44,6 +44,7 @@ from smallchat.api_schemas import (
     SessionOut,
     StreamErrorOut,
     chat_url,
+    restore_null_examples,
 )
 from smallchat.chat import PendingReply, parse_session_id, send_message, start_reply
 from smallchat.config import Settings, load_settings
@@ -398,6 +399,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.resources = resources
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            restore_null_examples(FastAPI.openapi(app))
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(router)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,55 @@ from smallchat.repository import MessageRecord, SessionSummary
 
 SESSION_ID_EXAMPLE = "3f1c2a9e-8d47-4b6a-9a51-2f0e7c1d5b64"
 CREATED_EXAMPLE = "2025-01-31T09:30:00Z"
+
+_TARIFF_EXAMPLE = {
+    "pricing_model": "gpt-5-mini",
+    "source": "default tariff",
+    "input_per_mtok": "0.25",
+    "cached_input_per_mtok": "0.025",
+    "output_per_mtok": "2.00",
+}
+_USAGE_EXAMPLE = {
+    "prompt_tokens": 2006,
+    "cached_tokens": 1920,
+    "completion_tokens": 300,
+    "reasoning_tokens": 0,
+    "estimated": False,
+}
+_USER_MESSAGE_EXAMPLE = {
+    "id": 1,
+    "role": "user",
+    "content": "What does prompt caching save?",
+    "created_at": CREATED_EXAMPLE,
+    "model": None,
+    "usage": None,
+    "cost": None,
+    "complete": True,
+}
+# 86 * 0.25 + 1920 * 0.025 + 300 * 2.00 = 669.5 USD per 1M tokens
+_REPLY_EXAMPLE = {
+    "id": 2,
+    "role": "assistant",
+    "content": "Cached input tokens cost a tenth of the input rate.",
+    "created_at": CREATED_EXAMPLE,
+    "model": "llama-3.3-70b-versatile",
+    "usage": _USAGE_EXAMPLE,
+    "cost": {"usd": "0.0006695", "status": "exact", "tariff": _TARIFF_EXAMPLE},
+    "complete": True,
+}
+_SESSION_EXAMPLE = {
+    "id": SESSION_ID_EXAMPLE,
+    "title": "What does prompt caching save?",
+    "model": "llama-3.3-70b-versatile",
+    "created_at": CREATED_EXAMPLE,
+    "updated_at": CREATED_EXAMPLE,
+    "message_count": 2,
+    "usage": {"prompt_tokens": 2006, "cached_tokens": 1920, "completion_tokens": 300},
+    "total_cost_usd": "0.0006695",
+    "unpriced_replies": 0,
+    "estimated_replies": 0,
+    "chat_url": f"http://localhost:8501/?session={SESSION_ID_EXAMPLE}",
+}
 
 UsdText = Annotated[
     str,
@@ -90,6 +139,8 @@ class ErrorOut(BaseModel):
 
 
 class FieldErrorOut(BaseModel):
+    model_config = _examples({"field": "message", "message": "required"})
+
     field: str = Field(examples=["message"])
     message: str = Field(examples=["required"])
 
@@ -112,11 +163,21 @@ class ValidationErrorOut(ErrorOut):
 class StreamErrorOut(ErrorOut):
     """The data of an SSE ``error`` event: the status the same error gets outside a stream."""
 
+    model_config = _examples(
+        {
+            "detail": "The AI provider stopped with an error. The provider said: overloaded",
+            "code": "provider_error",
+            "status": 502,
+        }
+    )
+
     status: int = Field(examples=[429])
 
 
 class TariffOut(BaseModel):
     """The rates a reply was priced at, and where they came from."""
+
+    model_config = _examples(_TARIFF_EXAMPLE)
 
     pricing_model: str = Field(examples=["gpt-5-mini"])
     source: str = Field(examples=["default tariff"])
@@ -142,6 +203,8 @@ class TariffOut(BaseModel):
 class UsageOut(BaseModel):
     """Tokens of one reply: ``cached`` is part of ``prompt``, ``reasoning`` part of ``completion``."""
 
+    model_config = _examples(_USAGE_EXAMPLE)
+
     prompt_tokens: int = Field(ge=0, examples=[2006])
     cached_tokens: int = Field(ge=0, examples=[1920])
     completion_tokens: int = Field(ge=0, examples=[300])
@@ -153,8 +216,8 @@ class CostOut(BaseModel):
     """What a reply cost. ``usd`` is null only when no price is known for the model (``status: unknown``)."""
 
     model_config = _examples(
-        {"usd": "0.0006695", "status": "exact"},
-        {"usd": None, "status": "unknown"},
+        {"usd": "0.0006695", "status": "exact", "tariff": _TARIFF_EXAMPLE},
+        {"usd": None, "status": "unknown", "tariff": None},
     )
 
     usd: UsdText | None
@@ -168,24 +231,7 @@ class CostOut(BaseModel):
 class MessageOut(BaseModel):
     """One message of a session. ``usage`` and ``cost`` are null on the user's messages."""
 
-    model_config = _examples(
-        {
-            "id": 2,
-            "role": "assistant",
-            "content": "Cached input tokens cost a tenth of the input rate.",
-            "created_at": CREATED_EXAMPLE,
-            "model": "llama-3.3-70b-versatile",
-            "usage": {
-                "prompt_tokens": 2006,
-                "cached_tokens": 1920,
-                "completion_tokens": 300,
-                "reasoning_tokens": 0,
-                "estimated": False,
-            },
-            "cost": {"usd": "0.0006695", "status": "exact"},
-            "complete": True,
-        }
-    )
+    model_config = _examples(_USER_MESSAGE_EXAMPLE, _REPLY_EXAMPLE)
 
     id: int
     role: Literal["user", "assistant"]
@@ -225,6 +271,8 @@ class MessageOut(BaseModel):
 
 
 class SessionUsageOut(BaseModel):
+    model_config = _examples(_SESSION_EXAMPLE["usage"])
+
     prompt_tokens: int = Field(ge=0, examples=[2006])
     cached_tokens: int = Field(ge=0, examples=[1920])
     completion_tokens: int = Field(ge=0, examples=[300])
@@ -237,21 +285,7 @@ class SessionOut(BaseModel):
     cost is unknown (not included), ``estimated_replies`` those priced from estimated tokens.
     """
 
-    model_config = _examples(
-        {
-            "id": SESSION_ID_EXAMPLE,
-            "title": "What does prompt caching save?",
-            "model": "llama-3.3-70b-versatile",
-            "created_at": CREATED_EXAMPLE,
-            "updated_at": CREATED_EXAMPLE,
-            "message_count": 2,
-            "usage": {"prompt_tokens": 2006, "cached_tokens": 1920, "completion_tokens": 300},
-            "total_cost_usd": "0.0006695",
-            "unpriced_replies": 0,
-            "estimated_replies": 0,
-            "chat_url": f"http://localhost:8501/?session={SESSION_ID_EXAMPLE}",
-        }
-    )
+    model_config = _examples(_SESSION_EXAMPLE)
 
     id: str = Field(json_schema_extra={"format": "uuid"})
     title: str
@@ -289,6 +323,8 @@ class SessionOut(BaseModel):
 class SessionListOut(BaseModel):
     """Sessions, most recently active first, with how many there are in all."""
 
+    model_config = _examples({"sessions": [_SESSION_EXAMPLE], "total": 1, "limit": 50, "offset": 0})
+
     sessions: list[SessionOut]
     total: int = Field(ge=0, examples=[1])
     limit: int = Field(examples=[50])
@@ -298,6 +334,14 @@ class SessionListOut(BaseModel):
 class HistoryOut(BaseModel):
     """A session's messages in order (what the chat page shows) and its total cost."""
 
+    model_config = _examples(
+        {
+            "session": _SESSION_EXAMPLE,
+            "messages": [_USER_MESSAGE_EXAMPLE, _REPLY_EXAMPLE],
+            "total_cost_usd": "0.0006695",
+        }
+    )
+
     session: SessionOut
     messages: list[MessageOut]
     total_cost_usd: UsdText
@@ -306,6 +350,8 @@ class HistoryOut(BaseModel):
 class ChatOut(BaseModel):
     """The saved reply with its tokens and cost, and the session with its new totals."""
 
+    model_config = _examples({"reply": _REPLY_EXAMPLE, "session": _SESSION_EXAMPLE})
+
     reply: MessageOut
     session: SessionOut
 
@@ -313,10 +359,23 @@ class ChatOut(BaseModel):
 class DeltaOut(BaseModel):
     """The data of an SSE ``delta`` event: the next piece of the reply's text."""
 
+    model_config = _examples({"text": "Cached input"})
+
     text: str
 
 
 # Helpers ----------------------------------------------------------------------------------
+
+
+def restore_null_examples(openapi: dict[str, Any]) -> None:
+    """Put each model's examples back whole: FastAPI drops every null from the OpenAPI document,
+    which would turn ``{"usd": null, "status": "unknown"}`` into an example without ``usd``."""
+    for name, component in openapi.get("components", {}).get("schemas", {}).items():
+        model = globals().get(name)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            examples = (model.model_config.get("json_schema_extra") or {}).get("examples")  # type: ignore[union-attr]
+            if examples:
+                component["examples"] = examples
 
 
 def chat_url(ui_url: str, session_id: str) -> str:

@@ -339,6 +339,24 @@ def test_the_openapi_schema_documents_every_endpoint_with_examples(api: TestClie
     assert "Swagger UI" in api.get("/docs").text
 
 
+def test_every_schema_in_the_docs_has_examples_that_are_valid(api: TestClient) -> None:
+    from pydantic import BaseModel
+
+    from smallchat import api_schemas
+
+    components = api.get("/openapi.json").json()["components"]["schemas"]
+    checked = []
+    for name in components:
+        model = getattr(api_schemas, name, None)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            examples = components[name].get("examples")
+            assert examples, name
+            for example in examples:
+                model.model_validate(example)
+            checked.append(name)
+    assert set(components) == set(checked)
+
+
 # Refused requests --------------------------------------------------------------------------
 
 
