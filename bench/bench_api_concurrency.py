@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,21 +106,36 @@ async def timed(client: httpx.AsyncClient, session_ids: list[str], label: str, *
     return time.perf_counter() - started
 
 
-async def measure(base_url: str, *, concurrency: int, rounds: int, singles: int) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+async def measure(
+    base_url: str, api_cpu: Callable[[], float], *, concurrency: int, rounds: int, singles: int
+) -> dict[str, Any]:
+    # Idle connections are dropped after 2 s, before uvicorn's own 5 s keep-alive timeout: with
+    # both at 5 s, a request sent on a connection the server is closing fails with ReadError.
+    limits = httpx.Limits(
+        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2, keepalive_expiry=2.0
+    )
     results: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
         session_ids = [(await client.post("/sessions")).json()["id"] for _ in range(concurrency)]
         for mode, stream in (("json", False), ("stream", True)):
             await timed(client, session_ids[:1], f"warm-up {mode}", stream=stream)
+            cpu_start = api_cpu()
             single = [await timed(client, session_ids[:1], f"single {mode} {n}", stream=stream) for n in range(singles)]
+            cpu_singles_done = api_cpu()
             burst = [await timed(client, session_ids, f"burst {mode} {n}", stream=stream) for n in range(rounds)]
+            cpu_bursts_done = api_cpu()
             results[mode] = {
                 "single_seconds": single,
                 "concurrent_seconds": burst,
                 "single_median": statistics.median(single),
                 "concurrent_median": statistics.median(burst),
                 "ratio": statistics.median(burst) / statistics.median(single),
+                # CPU the API spent per chat: with one worker, N chats at once cannot finish
+                # sooner than N times this (plus one provider wait), however they are scheduled.
+                "api_cpu_ms_per_single_request": (cpu_singles_done - cpu_start) / singles * 1000,
+                "api_cpu_ms_per_concurrent_request": (cpu_bursts_done - cpu_singles_done)
+                / (rounds * concurrency)
+                * 1000,
             }
     return results
 
@@ -165,13 +181,16 @@ def main() -> None:
                 ready_url=f"http://127.0.0.1:{api_port}/health",
             )
         )
-        cpu_before = process_tree_cpu_seconds(api.pid)
         base_url = f"http://127.0.0.1:{api_port}"
-        results = asyncio.run(measure(base_url, concurrency=args.concurrency, rounds=args.rounds, singles=args.singles))
-        cpu_used = process_tree_cpu_seconds(api.pid) - cpu_before
-    requests_sent = sum(
-        len(r["single_seconds"]) + 1 + len(r["concurrent_seconds"]) * args.concurrency for r in results.values()
-    )
+        results = asyncio.run(
+            measure(
+                base_url,
+                lambda: process_tree_cpu_seconds(api.pid),
+                concurrency=args.concurrency,
+                rounds=args.rounds,
+                singles=args.singles,
+            )
+        )
 
     report = {
         "benchmark": "api_concurrency",
@@ -180,9 +199,6 @@ def main() -> None:
         "provider_delay_seconds": PROVIDER_DELAY_SECONDS,
         "concurrency": args.concurrency,
         "uvicorn_workers": args.workers,
-        # CPU the API spent per chat request, on average: with one worker, 50 chats at once cannot
-        # finish sooner than 50 times this (plus one provider wait), however they are scheduled.
-        "api_cpu_ms_per_request": round(cpu_used / requests_sent * 1000, 2),
         "rounds": args.rounds,
         "singles": args.singles,
         "target_ratio": TARGET_RATIO,
@@ -196,14 +212,15 @@ def main() -> None:
     }
     print(
         f"{args.concurrency} concurrent chats vs one, provider taking {PROVIDER_DELAY_SECONDS * 1000:.0f} ms, "
-        f"{args.workers} uvicorn worker(s); API CPU {report['api_cpu_ms_per_request']} ms per request; "
+        f"{args.workers} uvicorn worker(s); "
         f"load average {load_before[0]:.1f} on {os.cpu_count()} CPUs:"
     )
-    print(f"{'mode':<8}{'one (ms)':>10}{'all (ms)':>10}{'ratio':>8}")
+    print(f"{'mode':<8}{'one (ms)':>10}{'all (ms)':>10}{'ratio':>8}{'API CPU ms/chat, one':>22}{'at once':>9}")
     for mode, figures in results.items():
         print(
             f"{mode:<8}{figures['single_median'] * 1000:>10.0f}{figures['concurrent_median'] * 1000:>10.0f}"
-            f"{figures['ratio']:>8.2f}"
+            f"{figures['ratio']:>8.2f}{figures['api_cpu_ms_per_single_request']:>22.1f}"
+            f"{figures['api_cpu_ms_per_concurrent_request']:>9.1f}"
         )
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"api_concurrency-{datetime.now(tz=UTC):%Y%m%dT%H%M%SZ}.json"
