@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FAKE_MODEL = "fake-model"
+GATHER_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass
@@ -115,16 +116,33 @@ class RecordedRequest:
     body: dict[str, Any] | None
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog of 5 drops connections when many requests arrive at
+    # once, and the client's retry a second later would look like a slow API.
+    request_queue_size = 128
+
+
 class FakeProvider:
     """The server; use as a context manager or call ``start()``/``stop()``."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, echo_chunk_delay: float = 0.0) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, echo_chunk_delay: float = 0.0, echo_delay: float = 0.0
+    ) -> None:
         self._queue: deque[Scripted] = deque()
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.echo_chunk_delay = echo_chunk_delay
-        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._server.daemon_threads = True
+        # Seconds an echo waits before answering, like a model thinking (for concurrency tests).
+        self.echo_delay = echo_delay
+        # Chat requests being answered right now, and the most there ever were at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
+        # When set, every chat request waits (up to GATHER_TIMEOUT_SECONDS) until this many were
+        # in flight at once: a test of concurrency that does not depend on how fast the machine is.
+        self.gather = 0
+        self._in_flight_changed = threading.Condition(self._lock)
+        self._server = _Server((host, port), _make_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -142,6 +160,7 @@ class FakeProvider:
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+            self.max_in_flight = self.in_flight
 
     def next_response(self, body: dict[str, Any] | None) -> Scripted:
         with self._lock:
@@ -163,6 +182,7 @@ class FakeProvider:
             prompt_tokens=prompt_tokens,
             completion_tokens=len(chunks),
             chunk_delay_seconds=self.echo_chunk_delay,
+            delay_seconds=self.echo_delay,
         )
 
     def start(self) -> FakeProvider:
@@ -210,7 +230,21 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send_json(404, error_body("not found"))
                 return
-            response = provider.next_response(body)
+            with provider._in_flight_changed:
+                provider.in_flight += 1
+                provider.max_in_flight = max(provider.max_in_flight, provider.in_flight)
+                provider._in_flight_changed.notify_all()
+                if provider.gather:
+                    provider._in_flight_changed.wait_for(
+                        lambda: provider.max_in_flight >= provider.gather, timeout=GATHER_TIMEOUT_SECONDS
+                    )
+            try:
+                self._answer(provider.next_response(body), body)
+            finally:
+                with provider._lock:
+                    provider.in_flight -= 1
+
+        def _answer(self, response: Scripted, body: dict[str, Any] | None) -> None:
             if isinstance(response, Hang):
                 time.sleep(response.seconds)
                 self.close_connection = True
@@ -343,8 +377,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="A local OpenAI-compatible server that echoes messages.")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--chunk-delay", type=float, default=0.05, help="seconds between streamed words")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply starts")
     args = parser.parse_args()
-    provider = FakeProvider(port=args.port, echo_chunk_delay=args.chunk_delay)
+    provider = FakeProvider(port=args.port, echo_chunk_delay=args.chunk_delay, echo_delay=args.delay)
     print(f"Fake OpenAI-compatible provider at {provider.base_url}", flush=True)
     provider.start()
     try:

@@ -1,0 +1,415 @@
+"""The REST API: FastAPI over the same use cases as the chat page. Run ``uvicorn smallchat.api:app``.
+
+Route handlers are plain ``def``: the core is synchronous (the openai SDK's sync client,
+SQLAlchemy sessions), so FastAPI runs each request in its thread pool and a request waiting
+for the provider never blocks the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import AsyncIterator, Generator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+import openai
+from fastapi import Depends, FastAPI, Path, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.routing import APIRouter
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from smallchat.api_errors import (
+    ERRORS_DESCRIPTION,
+    INTERNAL_ERROR,
+    documented_errors,
+    install_error_handlers,
+    stream_error,
+)
+from smallchat.api_schemas import (
+    SESSION_ID_EXAMPLE,
+    ChatOut,
+    ChatRequest,
+    DeltaOut,
+    HealthOut,
+    HistoryOut,
+    MessageOut,
+    SessionListOut,
+    SessionOut,
+    StreamErrorOut,
+    chat_url,
+    restore_null_examples,
+)
+from smallchat.chat import PendingReply, parse_session_id, send_message, start_reply
+from smallchat.config import Settings, load_settings
+from smallchat.db import create_db_engine, upgrade_database
+from smallchat.errors import SmallChatError
+from smallchat.llm import make_client
+from smallchat.money import usd_text
+from smallchat.repository import ChatStore
+
+logger = logging.getLogger("smallchat.api")
+
+# Each chat holds a worker thread while it waits for the provider. anyio's default pool of 40
+# would make the 41st simultaneous chat wait for a free thread; threads that wait cost little.
+WORKER_THREADS = 200
+MAX_SESSIONS_PAGE = 200
+
+DESCRIPTION = (
+    """
+Chat with an OpenAI-compatible model and know exactly what every message costs: the same
+sessions, replies and prices as the SmallChat chat page, over HTTP.
+
+**Money** is a decimal string in US dollars (`"0.00000675"`), exact, never a JSON number.
+A cost that is not known (no price for the model) is `null` with `status: "unknown"`, never `"0"`.
+
+**Authentication**: when the server sets `API_TOKEN`, every endpoint but `/health` needs
+`Authorization: Bearer <token>` (401 otherwise). Without `API_TOKEN` the API is open.
+
+"""
+    + ERRORS_DESCRIPTION
+)
+
+_bearer = HTTPBearer(auto_error=False, description="Needed only when the server sets API_TOKEN.")
+
+
+class ApiResources:
+    """The app's settings, chat store and provider client, opened once: at startup or on first use."""
+
+    def __init__(self, settings: Settings | None) -> None:
+        self._settings = settings
+        self._store: ChatStore | None = None
+        self._client: openai.OpenAI | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        """Read the settings (if not given) and open the database, upgrading its schema."""
+        with self._lock:
+            if self._settings is None:
+                self._settings = load_settings()
+            if self._store is None:
+                engine = create_db_engine(self._settings.database_url)
+                upgrade_database(engine)
+                self._store = ChatStore(engine)
+
+    @property
+    def is_open(self) -> bool:
+        return self._store is not None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self.open()
+        assert self._settings is not None
+        return self._settings
+
+    @property
+    def store(self) -> ChatStore:
+        if self._store is None:
+            self.open()
+        assert self._store is not None
+        return self._store
+
+    def client(self) -> openai.OpenAI:
+        """The SDK client; InvalidApiKey (nothing cached) while no key is configured."""
+        if self._client is None:
+            client = make_client(self.settings)
+            with self._lock:
+                self._client = self._client or client
+        return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.engine.dispose()
+                self._store = None
+
+
+# The small dependencies are ``async``: each sync one would cost a trip to the thread pool.
+async def get_api(request: Request) -> ApiResources:
+    resources: ApiResources = request.app.state.resources
+    if not resources.is_open:  # served without a lifespan (a TestClient outside ``with``)
+        await anyio.to_thread.run_sync(resources.open)
+    return resources
+
+
+Api = Annotated[ApiResources, Depends(get_api)]
+
+
+async def require_token(
+    api: Api, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+) -> None:
+    """With API_TOKEN set, the request must carry it as a bearer token (compared in constant time)."""
+    expected = api.settings.api_token
+    if not expected:
+        return
+    if credentials is None:
+        raise HTTPException(
+            401, "This API needs a token: send 'Authorization: Bearer <API_TOKEN>'.", {"WWW-Authenticate": "Bearer"}
+        )
+    if not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise HTTPException(401, "The API token is not valid.", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """Unknown query parameters are refused like unknown body fields: a misspelt ``?limt=`` must not pass."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    allowed = {param.alias for param in dependant.query_params} if dependant is not None else set()
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise RequestValidationError(
+            [{"type": "extra_forbidden", "loc": ("query", name), "msg": "unknown parameter"} for name in unknown]
+        )
+
+
+SessionId = Annotated[
+    str,
+    Path(
+        description="The session's id (a UUID).",
+        examples=[SESSION_ID_EXAMPLE],
+        json_schema_extra={"format": "uuid"},
+    ),
+]
+
+
+_AUTH = (401,)
+_SESSION = (*_AUTH, 404, 422, 503)
+_PROVIDER = (403, 413, 429, 502, 504)
+
+health_router = APIRouter(dependencies=[Depends(reject_unknown_query)], tags=["health"])
+# The token is checked first: a caller without it learns nothing about the request's shape.
+router = APIRouter(dependencies=[Depends(require_token), Depends(reject_unknown_query)], tags=["sessions"])
+
+
+@health_router.get("/health", summary="Is the API up?")
+def health() -> HealthOut:
+    return HealthOut()
+
+
+@router.get(
+    "/new_session",
+    summary="Create a session and open it in the chat page",
+    status_code=307,
+    response_class=RedirectResponse,
+    responses={
+        307: {"description": "Redirect to `<UI_URL>/?session=<uuid>`.", "content": None},
+        **documented_errors(*_AUTH, 503),
+    },
+)
+def new_session(api: Api) -> RedirectResponse:
+    session = api.store.create_session(model=api.settings.model_name)
+    return RedirectResponse(chat_url(api.settings.ui_url, session.id), status_code=307)
+
+
+@router.post("/sessions", summary="Create a session", status_code=201, responses=documented_errors(*_AUTH, 503))
+def create_session(api: Api) -> SessionOut:
+    session = api.store.create_session(model=api.settings.model_name)
+    return SessionOut.from_summary(session, ui_url=api.settings.ui_url)
+
+
+@router.get("/sessions", summary="List sessions with their totals", responses=documented_errors(*_AUTH, 422, 503))
+def list_sessions(
+    api: Api,
+    limit: Annotated[int, Query(ge=1, le=MAX_SESSIONS_PAGE, description="How many sessions to return.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="How many to skip.")] = 0,
+) -> SessionListOut:
+    sessions = api.store.list_sessions(limit=limit, offset=offset)
+    return SessionListOut(
+        sessions=[SessionOut.from_summary(session, ui_url=api.settings.ui_url) for session in sessions],
+        total=api.store.count_sessions(),
+        limit=limit,
+        offset=offset,
+    )
+
+
+_STREAM_DOC = (
+    "With `stream: false` (the default) the answer is the saved reply as JSON. With `stream: true` it "
+    "is `text/event-stream`: `delta` events carry the text as it arrives, then a `usage` event carries "
+    "the saved reply with its tokens and cost (as in the JSON answer). A provider error after the "
+    "stream started is an `error` event (`detail`, `code`, `status`), preceded by a `usage` event when "
+    "part of the reply arrived and was kept (flagged incomplete)."
+)
+
+
+@router.post(
+    "/sessions/{session_id}/chat",
+    summary="Send a message and get the reply with its tokens and cost",
+    description=_STREAM_DOC,
+    response_model=ChatOut,
+    responses={
+        200: {
+            "description": "The reply (JSON), or server-sent events with `stream: true`.",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    "example": 'event: delta\ndata: {"text":"Hello"}\n\nevent: usage\ndata: {"reply": {...}}\n\n',
+                }
+            },
+        },
+        **documented_errors(*_SESSION, *_PROVIDER),
+    },
+)
+def chat(session_id: SessionId, body: ChatRequest, api: Api) -> Any:
+    session_id = parse_session_id(session_id)
+    client = api.client()  # no key configured: refused before the message is saved, as on the chat page
+    if not body.stream:
+        reply = send_message(api.store, client, api.settings, session_id=session_id, text=body.message)
+        return _chat_out(api, reply.session_id, MessageOut.from_record(reply))
+    # Started here, not inside the stream, so that errors before the first token (unknown
+    # session, provider refusing) still get their own status code.
+    pending = start_reply(api.store, client, api.settings, session_id=session_id, text=body.message)
+    return _ReplyStreamResponse(_reply_events(api, pending))
+
+
+@router.get(
+    "/sessions/{session_id}/history",
+    summary="The messages with their tokens and cost, and the session's total",
+    responses=documented_errors(*_SESSION),
+)
+def history(session_id: SessionId, api: Api) -> HistoryOut:
+    session_id = parse_session_id(session_id)
+    session = api.store.get_session(session_id)
+    messages = api.store.list_messages(session_id)
+    return HistoryOut(
+        session=SessionOut.from_summary(session, ui_url=api.settings.ui_url),
+        messages=[MessageOut.from_record(message) for message in messages],
+        total_cost_usd=usd_text(session.cost),
+    )
+
+
+@router.post(
+    "/sessions/{session_id}/reset",
+    summary="Delete the messages; keep the session and its id",
+    responses=documented_errors(*_SESSION),
+)
+def reset_session(session_id: SessionId, api: Api) -> SessionOut:
+    session = api.store.reset_session(parse_session_id(session_id))
+    return SessionOut.from_summary(session, ui_url=api.settings.ui_url)
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    summary="Delete the session and its history",
+    status_code=204,
+    response_class=Response,
+    responses=documented_errors(*_SESSION),
+)
+def delete_session(session_id: SessionId, api: Api) -> Response:
+    api.store.delete_session(parse_session_id(session_id))
+    return Response(status_code=204)
+
+
+# Streaming --------------------------------------------------------------------------------
+
+
+def _chat_out(api: ApiResources, session_id: str, reply: MessageOut) -> ChatOut:
+    session = api.store.get_session(session_id)
+    return ChatOut(reply=reply, session=SessionOut.from_summary(session, ui_url=api.settings.ui_url))
+
+
+def _event(name: str, data: BaseModel) -> bytes:
+    # One JSON line per event: model_dump_json never writes a newline, which would end the field.
+    return f"event: {name}\ndata: {data.model_dump_json()}\n\n".encode()
+
+
+def _reply_events(api: ApiResources, pending: PendingReply) -> Generator[bytes, None, None]:
+    """SSE for one reply: ``delta`` events, then ``usage`` (the saved reply), or ``error``."""
+    failure: StreamErrorOut | None = None
+    try:
+        for text in pending:
+            yield _event("delta", DeltaOut(text=text))
+    except GeneratorExit:
+        # The client went away: keep what arrived (flagged incomplete); there is no one to tell.
+        _close_quietly(pending)
+        raise
+    except SmallChatError as error:
+        failure = stream_error(error)
+    except Exception:
+        logger.exception("Unexpected error while streaming a reply")
+        failure = StreamErrorOut(detail=INTERNAL_ERROR, code="internal_error", status=500)
+    try:
+        pending.close()  # saves the reply (once; the iteration above may have already)
+        if pending.saved is not None:
+            yield _event("usage", _chat_out(api, pending.session_id, MessageOut.from_record(pending.saved)))
+    except SmallChatError as error:  # e.g. the database refused the reply
+        failure = failure or stream_error(error)
+    if failure is not None:
+        yield _event("error", failure)
+
+
+def _close_quietly(pending: PendingReply) -> None:
+    try:
+        pending.close()
+    except SmallChatError:
+        logger.warning("A reply cut short by its client could not be saved", exc_info=True)
+
+
+class _ReplyStreamResponse(StreamingResponse):
+    """A StreamingResponse that closes its generator as soon as the response ends, however it ends.
+
+    Starlette leaves an abandoned generator to the garbage collector, which may get to it much
+    later; closing it here saves a hung-up client's partial reply at once.
+    """
+
+    def __init__(self, events: Generator[bytes, None, None]) -> None:
+        super().__init__(
+            events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+        self._events = events
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Shielded: a cancelled request must still save its reply. The close runs in a worker
+            # thread because saving is a database write.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._events.close)
+
+
+# The app ----------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API over ``settings`` (None: read them at startup, as the chat page does). No I/O here."""
+    resources = ApiResources(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, WORKER_THREADS)
+        # A bad setting or an unusable database stops the server at once, with the reason.
+        await anyio.to_thread.run_sync(resources.open)
+        try:
+            yield
+        finally:
+            resources.close()
+
+    app = FastAPI(
+        title="SmallChat API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.resources = resources
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            restore_null_examples(FastAPI.openapi(app))
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,154 @@
+"""How the REST API reports errors: one JSON shape, the chat page's words, documented codes.
+
+The core raises ``smallchat.errors`` types whose text is meant for people and whose
+``http_status`` says what went wrong; the handlers here turn them into responses. Request
+validation (pydantic) and FastAPI's own HTTP errors get the same shape; anything unexpected
+becomes a generic 500 whose details go to the server log only.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from smallchat.api_schemas import ErrorOut, FieldErrorOut, StreamErrorOut, ValidationErrorOut, error_code
+from smallchat.errors import SmallChatError
+
+logger = logging.getLogger("smallchat.api")
+
+INTERNAL_ERROR = "Something went wrong on the server. The error was logged; try again."
+
+ERRORS_DESCRIPTION = """
+**Errors** are `{"detail": "...", "code": "..."}`: `detail` is the text the chat page shows,
+`code` is for scripts. Provider errors keep the provider's meaning:
+
+| status | code | when |
+|---|---|---|
+| 401 | `unauthorized` | `API_TOKEN` is set and the request's bearer token is missing or wrong |
+| 401 | `invalid_api_key` | the provider rejected SmallChat's API key, or none is configured |
+| 403 | `permission_denied` | the provider's key may not use this model |
+| 404 | `session_not_found` | no such session (never was, or deleted) |
+| 404 | `model_not_found` | the provider does not know the model |
+| 413 | `request_too_large` | the provider refused the request's size |
+| 413 | `context_too_long` | the conversation no longer fits the model's context window |
+| 422 | `invalid_input` | empty, blank or too long message; malformed session id |
+| 422 | `invalid_request` | unknown or missing fields or parameters, a body that is not JSON |
+| 429 | `rate_limited` | the provider is rate limiting (after the configured retries) |
+| 502 | `provider_error` | the provider refused the request for another reason |
+| 503 | `provider_unavailable` | the provider failed (a 5xx of its own) |
+| 503 | `provider_unreachable` | the provider cannot be reached |
+| 503 | `storage_error` | the database cannot be used |
+| 504 | `provider_timeout` | the provider did not answer in time (`AI_TIMEOUT_SECONDS`) |
+
+When the provider fails after your message is saved, the message stays in the history.
+"""
+
+# One typical body per status for the docs (ERRORS_DESCRIPTION lists every code).
+ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
+    401: {"detail": "This API needs a token: send 'Authorization: Bearer <API_TOKEN>'.", "code": "unauthorized"},
+    403: {
+        "detail": "The API key is not allowed to use this model or endpoint (403).",
+        "code": "permission_denied",
+    },
+    404: {"detail": "This chat session does not exist: it may have been deleted.", "code": "session_not_found"},
+    413: {
+        "detail": "This conversation is now too long for the model's context window. Start a new chat, "
+        "or reset this one, to continue.",
+        "code": "context_too_long",
+    },
+    422: {"detail": "The message is empty. Type something to send.", "code": "invalid_input", "errors": []},
+    429: {
+        "detail": "The AI provider is rate limiting requests (429). Wait a moment, then retry.",
+        "code": "rate_limited",
+    },
+    502: {"detail": "The AI provider refused the request (400).", "code": "provider_error"},
+    503: {"detail": "The AI provider had a server error (500). Try again in a moment.", "code": "provider_unavailable"},
+    504: {
+        "detail": "The AI provider did not answer in time. Try again; if it keeps happening, raise AI_TIMEOUT_SECONDS.",
+        "code": "provider_timeout",
+    },
+}
+
+
+def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        documented[status] = {
+            "model": ValidationErrorOut if status == 422 else ErrorOut,
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"example": ERROR_EXAMPLES[status]}},
+        }
+    return documented
+
+
+def stream_error(error: SmallChatError) -> StreamErrorOut:
+    return StreamErrorOut(detail=str(error), code=error_code(error), status=error.http_status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SmallChatError, _on_smallchat_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected_error)
+
+
+def _error_response(
+    status: int, detail: str, code: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    # Every 422 has the same shape (with ``errors``), whether pydantic or the core refused the input.
+    body = ErrorOut(detail=detail, code=code)
+    if status == 422:
+        body = ValidationErrorOut(detail=detail, code=code, **extra)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+async def _on_smallchat_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, SmallChatError)
+    return _error_response(error.http_status, str(error), error_code(error))
+
+
+async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = [_field_error(problem) for problem in error.errors()]
+    summary = "; ".join(f"{problem.field}: {problem.message}" for problem in problems)
+    return _error_response(422, f"The request is not valid: {summary}.", "invalid_request", errors=problems)
+
+
+def _field_error(problem: dict[str, Any]) -> FieldErrorOut:
+    # Never echo the input back: it may be a 100,000-character message.
+    location = [str(part) for part in problem.get("loc", ())]
+    if location and location[0] in ("body", "query", "path", "header"):
+        location = location[1:] or location
+    kind = problem.get("type", "")
+    # A JSON syntax error's location is a character offset, which names no field.
+    field = "body" if kind == "json_invalid" else ".".join(location) or "body"
+    message = {
+        "extra_forbidden": "unknown parameter" if problem.get("loc", ("",))[0] == "query" else "unknown field",
+        "missing": "required",
+        "json_invalid": "the body is not valid JSON",
+    }.get(kind, str(problem.get("msg", "invalid")))
+    return FieldErrorOut(field=field, message=message)
+
+
+async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    if error.status_code == 400:
+        # FastAPI's answer to a body that is not even text (not UTF-8): invalid JSON like any
+        # other, so it gets the same 422 as a JSON syntax error.
+        problem = FieldErrorOut(field="body", message="the body is not valid JSON (not UTF-8 text)")
+        detail = f"The request is not valid: {problem.message}."
+        return _error_response(422, detail, "invalid_request", errors=[problem])
+    code = HTTPStatus(error.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    return _error_response(error.status_code, str(error.detail), code, headers=error.headers)
+
+
+async def _on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    # The traceback goes to the server log only; the client gets no internals.
+    logger.error("Unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return _error_response(500, INTERNAL_ERROR, "internal_error")
