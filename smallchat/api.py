@@ -181,7 +181,7 @@ SessionId = Annotated[
 
 _AUTH = (401,)
 _SESSION = (*_AUTH, 404, 422, 503)
-_PROVIDER = (403, 413, 429, 502, 504)
+_PROVIDER = (402, 403, 413, 429, 502, 504)
 
 health_router = APIRouter(dependencies=[Depends(reject_unknown_query)], tags=["health"])
 # The token is checked first: a caller without it learns nothing about the request's shape.
@@ -260,11 +260,25 @@ def chat(session_id: SessionId, body: ChatRequest, api: Api) -> Any:
     session_id = parse_session_id(session_id)
     client = api.client()  # no key configured: refused before the message is saved, as on the chat page
     if not body.stream:
-        reply = send_message(api.store, client, api.settings, session_id=session_id, text=body.message)
+        reply = send_message(
+            api.store,
+            client,
+            api.settings,
+            session_id=session_id,
+            text=body.message,
+            confirm_over_budget=body.confirm_over_budget,
+        )
         return _chat_out(api, reply.session_id, MessageOut.from_record(reply))
     # Started here, not inside the stream, so that errors before the first token (unknown
     # session, provider refusing) still get their own status code.
-    pending = start_reply(api.store, client, api.settings, session_id=session_id, text=body.message)
+    pending = start_reply(
+        api.store,
+        client,
+        api.settings,
+        session_id=session_id,
+        text=body.message,
+        confirm_over_budget=body.confirm_over_budget,
+    )
     return _ReplyStreamResponse(_reply_events(api, pending))
 
 

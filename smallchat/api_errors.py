@@ -32,6 +32,7 @@ ERRORS_DESCRIPTION = """
 |---|---|---|
 | 401 | `unauthorized` | `API_TOKEN` is set and the request's bearer token is missing or wrong |
 | 401 | `invalid_api_key` | the provider rejected SmallChat's API key, or none is configured |
+| 402 | `budget_exceeded` | the forecast takes a budget over its limit: raise it, or send with `confirm_over_budget` |
 | 403 | `permission_denied` | the provider's key may not use this model |
 | 404 | `session_not_found` | no such session (never was, or deleted) |
 | 404 | `model_not_found` | the provider does not know the model |
@@ -52,6 +53,11 @@ When the provider fails after your message is saved, the message stays in the hi
 # One typical body per status for the docs (ERRORS_DESCRIPTION lists every code).
 ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
     401: {"detail": "This API needs a token: send 'Authorization: Bearer <API_TOKEN>'.", "code": "unauthorized"},
+    402: {
+        "detail": "Not sent: this message is forecast at $0.0006018, which would take this chat's budget over "
+        "its limit ($0.0005 of $0.001 spent). Raise the budget, or confirm to send it anyway.",
+        "code": "budget_exceeded",
+    },
     403: {
         "detail": "The API key is not allowed to use this model or endpoint (403).",
         "code": "permission_denied",

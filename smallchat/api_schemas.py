@@ -112,6 +112,10 @@ class ChatRequest(BaseModel):
         default=False,
         description="Stream the reply as server-sent events (`delta` events, then a final `usage` event).",
     )
+    confirm_over_budget: bool = Field(
+        default=False,
+        description="Send even though the forecast takes a budget over its limit (otherwise: 402).",
+    )
 
 
 # Responses --------------------------------------------------------------------------------

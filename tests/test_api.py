@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from smallchat.api import create_app
+from smallchat.budgets import set_budget
 from smallchat.config import Settings
 from smallchat.errors import ConfigError, StorageError
 from smallchat.repository import ChatStore
@@ -725,3 +727,22 @@ def test_settings_come_from_the_environment_when_none_are_given(
         response = client.get("/new_session", follow_redirects=False)
         session_id = response.headers["location"].removeprefix("http://ui.example/?session=")
         assert chat(client, session_id, "hello").json()["reply"]["content"] == "Echo: hello"
+
+
+def test_a_message_over_budget_is_refused_with_the_numbers_until_confirmed(
+    api: TestClient, provider: FakeProvider, session_id: str, store: ChatStore
+) -> None:
+
+    store.set_session_model(session_id, model="house-model")
+    # The forecast for "abcd": ceil(4 / 4) + 3 + 3 = 7 prompt tokens and the default 300-token
+    # reply: 7 * 0.25 + 300 * 2.00 = 601.75 per 1M tokens, $0.00060175, over a $0.0006 budget.
+    set_budget(store, scope="session", session=store.get_session(session_id), limit=Decimal("0.0006"))
+    refused = chat(api, session_id, "abcd")
+    assert refused.status_code == 402
+    assert refused.json()["code"] == "budget_exceeded"
+    assert "$0.0006018" in refused.json()["detail"] and "$0.0006" in refused.json()["detail"]
+    assert store.list_messages(session_id) == []
+
+    sent = api.post(f"/sessions/{session_id}/chat", json={"message": "abcd", "confirm_over_budget": True})
+    assert sent.status_code == 200
+    assert sent.json()["reply"]["content"] == "Echo: abcd"
