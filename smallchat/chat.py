@@ -16,7 +16,7 @@ import openai
 from smallchat.budgets import budget_statuses, enforce_budgets
 from smallchat.config import Settings
 from smallchat.errors import InvalidInput, ProviderError, SessionNotFound, SmallChatError
-from smallchat.forecast import ContextPlan, Forecast, forecast_next
+from smallchat.forecast import ContextPlan, Forecast, forecast_from_history
 from smallchat.llm import ChatMessage, ReplyStream, open_reply_stream
 from smallchat.pricing import price_reply
 from smallchat.repository import ChatStore, MessageRecord, NewReply
@@ -55,10 +55,10 @@ def validate_message(text: str, settings: Settings) -> str:
     return text
 
 
-def build_context(settings: Settings, history: list[MessageRecord], plan: ContextPlan | None) -> list[ChatMessage]:
-    """What the model receives: the system prompt, then the newest messages the plan keeps (all without one)."""
+def build_context(settings: Settings, history: list[MessageRecord], plan: ContextPlan) -> list[ChatMessage]:
+    """What the model receives: the system prompt, then the newest messages the plan keeps."""
     context = [ChatMessage("system", settings.system_prompt)] if settings.system_prompt.strip() else []
-    kept = history[len(history) - plan.sent_messages :] if plan else history
+    kept = history[len(history) - plan.sent_messages :]
     context.extend(ChatMessage(m.role, m.content) for m in kept if m.content)
     return context
 
@@ -78,7 +78,7 @@ class PendingReply:
     settings: Settings
     session_id: str
     model: str
-    forecast: Forecast | None
+    forecast: Forecast
     stream: ReplyStream
     saved: MessageRecord | None = None
     error: ProviderError | None = None
@@ -132,9 +132,7 @@ class PendingReply:
             self.save_error = error
 
     def _store_reply(self, content: str) -> MessageRecord:
-        forecast = self.forecast or forecast_next(
-            self.store, self.settings, self.store.get_session(self.session_id), draft_tokens=0
-        )
+        forecast = self.forecast
         usage = self.stream.usage
         estimated = usage is None
         if usage is None:
@@ -180,16 +178,14 @@ def start_reply(
     else:
         text = validate_message(text, settings)
         draft_tokens = count_message_tokens(text, model)
+    # From the history already read: no further queries on the path to the first token.
+    forecast = forecast_from_history(settings, model, history, draft_tokens=draft_tokens)
     budgets = budget_statuses(store, settings, session)
-    forecast = None
-    if budgets or settings.max_context_tokens is not None or settings.max_context_messages is not None:
-        # Budgets and context limits need the forecast before sending. Otherwise it is worked
-        # out when the reply is saved, off the path to the first token.
-        forecast = forecast_next(store, settings, session, draft_tokens=draft_tokens)
+    if budgets:
         enforce_budgets(store, budgets, session, forecast=forecast.expected_cost, confirmed=confirm_over_budget)
     if text is not None:
         history.append(store.add_user_message(session_id, content=text, content_tokens=draft_tokens))
-    context = build_context(settings, history, forecast.plan if forecast else None)
+    context = build_context(settings, history, forecast.plan)
     stream = open_reply_stream(client, settings, model=model, messages=context)
     return PendingReply(
         store=store, settings=settings, session_id=session_id, model=model, forecast=forecast, stream=stream

@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from smallchat.config import Settings
 from smallchat.pricing import Tariff, context_window_for, tariff_for
-from smallchat.repository import ChatStore, SessionSummary
-from smallchat.tokens import TOKENS_REPLY_PRIMING, count_message_tokens, is_exact
+from smallchat.repository import ChatStore, MessageRecord, SessionSummary
+from smallchat.tokens import TOKENS_REPLY_PRIMING, count_message_tokens, is_exact, stored_message_tokens
 from smallchat.usage import TokenUsage
 
 # Before a session has any reply, a reply is expected to be about this long: a few
@@ -70,18 +70,51 @@ def system_prompt_tokens(settings: Settings, model: str) -> int:
 def forecast_next(
     store: ChatStore, settings: Settings, session: SessionSummary | None, *, draft_tokens: int = 0
 ) -> Forecast:
-    """The forecast for sending a message of ``draft_tokens`` next.
+    """The forecast for sending a message of ``draft_tokens`` next in ``session`` (None: a new chat).
 
     The chat box's text is not visible to the page before it is sent, so the page asks
     with ``draft_tokens=0`` and says the message's own tokens come on top; the use case
-    asks again with the real draft just before sending.
+    forecasts again with the real draft just before sending.
     """
-    model = session.model if session else settings.model_name
-    history = store.history_token_counts(session.id) if session else []
+    if session is None:
+        return forecast_from(settings, settings.model_name, history_tokens=[], typical_reply_tokens=None)
+    return forecast_from(
+        settings,
+        session.model,
+        history_tokens=store.history_token_counts(session.id),
+        typical_reply_tokens=store.typical_reply_tokens(session.id),
+        draft_tokens=draft_tokens,
+    )
+
+
+def forecast_from_history(
+    settings: Settings, model: str, history: list[MessageRecord], *, draft_tokens: int = 0
+) -> Forecast:
+    """The same forecast from a history already in memory (no database reads)."""
+    replies = [message.usage.completion for message in history if message.usage is not None]
+    return forecast_from(
+        settings,
+        model,
+        history_tokens=[stored_message_tokens(message.content, message.content_tokens) for message in history],
+        typical_reply_tokens=round(sum(replies) / len(replies)) if replies else None,
+        draft_tokens=draft_tokens,
+    )
+
+
+def forecast_from(
+    settings: Settings,
+    model: str,
+    *,
+    history_tokens: list[int],
+    typical_reply_tokens: int | None,
+    draft_tokens: int = 0,
+) -> Forecast:
+    """The forecast, given each history message's tokens and the mean reply length so far."""
     pending = [draft_tokens] if draft_tokens else []
-    plan = plan_context([*history, *pending], system_tokens=system_prompt_tokens(settings, model), settings=settings)
-    typical = store.typical_reply_tokens(session.id) if session else None
-    expected_reply = typical if typical is not None else DEFAULT_REPLY_TOKENS
+    plan = plan_context(
+        [*history_tokens, *pending], system_tokens=system_prompt_tokens(settings, model), settings=settings
+    )
+    expected_reply = typical_reply_tokens if typical_reply_tokens is not None else DEFAULT_REPLY_TOKENS
     if settings.max_output_tokens is not None:
         expected_reply = min(expected_reply, settings.max_output_tokens)
     tariff = tariff_for(settings, model, prompt_tokens=plan.prompt_tokens)

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, overload
 
-from sqlalchemy import Engine, String, and_, case, delete, func, insert, select, type_coerce, update
+from sqlalchemy import Engine, String, Update, and_, bindparam, case, delete, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from smallchat.budget_store import BudgetStore
 from smallchat.db import storage_errors, writer
 from smallchat.errors import SessionNotFound
-from smallchat.models import ChatSession, Message, utc_now
+from smallchat.models import ChatSession, Message, UTCDateTime, utc_now
 from smallchat.money import from_picodollars, optional_from_picodollars, to_picodollars
 from smallchat.pricing import Tariff
 from smallchat.tokens import CHARS_PER_TOKEN, TOKENS_PER_MESSAGE
@@ -206,14 +206,10 @@ class ChatStore:
 
     def add_user_message(self, session_id: str, *, content: str, content_tokens: int | None = None) -> MessageRecord:
         """Save the user's message; the first one also names an untitled session."""
-        # The first message names a session that still has the default title, in the same
-        # UPDATE that counts the message.
-        first_title = case(
-            (and_(ChatSession.message_count == 0, ChatSession.title == DEFAULT_TITLE), title_from_message(content)),
-            else_=ChatSession.title,
-        )
         values = {"role": "user", "content": content, "complete": True, "content_tokens": content_tokens}
-        return self._insert_message(session_id, values, {"title": first_title})
+        return self._insert_message(
+            session_id, values, _COUNT_USER_MESSAGE, {"first_title": title_from_message(content)}
+        )
 
     def add_reply(self, session_id: str, *, reply: NewReply) -> MessageRecord:
         """Save an assistant reply with its usage and cost, and add them to the session's totals."""
@@ -242,34 +238,30 @@ class ChatStore:
             "forecast_cost_picodollars": None if reply.forecast_cost is None else to_picodollars(reply.forecast_cost),
         }
         totals = {
-            "prompt_tokens": ChatSession.prompt_tokens + usage.prompt,
-            "cached_tokens": ChatSession.cached_tokens + usage.cached,
-            "completion_tokens": ChatSession.completion_tokens + usage.completion,
-            "cost_picodollars": ChatSession.cost_picodollars + (cost_picodollars or 0),
-            "unpriced_replies": ChatSession.unpriced_replies + (1 if cost_picodollars is None else 0),
-            "estimated_replies": ChatSession.estimated_replies + (1 if reply.usage_estimated else 0),
+            "add_prompt": usage.prompt,
+            "add_cached": usage.cached,
+            "add_completion": usage.completion,
+            "add_cost": cost_picodollars or 0,
+            "add_unpriced": 1 if cost_picodollars is None else 0,
+            "add_estimated": 1 if reply.usage_estimated else 0,
         }
-        return self._insert_message(session_id, values, totals)
+        return self._insert_message(session_id, values, _COUNT_REPLY, totals)
 
     def _insert_message(
-        self, session_id: str, values: dict[str, Any], session_updates: dict[str, Any]
+        self, session_id: str, values: dict[str, Any], count_it: Update, count_params: dict[str, Any]
     ) -> MessageRecord:
         """Insert one message and update its session's totals, in one short write transaction.
 
-        Core statements rather than the ORM unit of work: this is on the path to the first
-        streamed token, and two statements are all it takes.
+        Two constant Core statements with parameters: this is on the path to the first streamed
+        token and runs for every request of the API, so nothing is rebuilt per call.
         """
         now = utc_now()
         values = {**values, "session_id": session_id, "created_at": now}
         with storage_errors(), self._write_lock, self._write_engine.begin() as connection:
-            updated = connection.execute(
-                update(ChatSession)
-                .where(ChatSession.id == session_id)
-                .values(message_count=ChatSession.message_count + 1, updated_at=now, **session_updates)
-            )
+            updated = connection.execute(count_it, {"session": session_id, "now": now, **count_params})
             if updated.rowcount == 0:
                 raise SessionNotFound(SESSION_GONE)
-            message_id = connection.execute(insert(Message).values(**values).returning(Message.id)).scalar_one()
+            message_id = connection.execute(_INSERT_MESSAGE, values).scalar_one()
         return _message_record(Message(id=message_id, **values))
 
     def list_messages(self, session_id: str, *, limit: int | None = None) -> list[MessageRecord]:
@@ -324,6 +316,35 @@ def _require_session(db: Session, session_id: str) -> ChatSession:
         raise SessionNotFound(SESSION_GONE)
     return row
 
+
+_INSERT_MESSAGE = insert(Message).returning(Message.id)
+_COUNT_USER_MESSAGE = (
+    update(ChatSession)
+    .where(ChatSession.id == bindparam("session"))
+    .values(
+        message_count=ChatSession.message_count + 1,
+        updated_at=bindparam("now", type_=UTCDateTime),
+        # The first message names a session that still has the default title.
+        title=case(
+            (and_(ChatSession.message_count == 0, ChatSession.title == DEFAULT_TITLE), bindparam("first_title")),
+            else_=ChatSession.title,
+        ),
+    )
+)
+_COUNT_REPLY = (
+    update(ChatSession)
+    .where(ChatSession.id == bindparam("session"))
+    .values(
+        message_count=ChatSession.message_count + 1,
+        updated_at=bindparam("now", type_=UTCDateTime),
+        prompt_tokens=ChatSession.prompt_tokens + bindparam("add_prompt"),
+        cached_tokens=ChatSession.cached_tokens + bindparam("add_cached"),
+        completion_tokens=ChatSession.completion_tokens + bindparam("add_completion"),
+        cost_picodollars=ChatSession.cost_picodollars + bindparam("add_cost"),
+        unpriced_replies=ChatSession.unpriced_replies + bindparam("add_unpriced"),
+        estimated_replies=ChatSession.estimated_replies + bindparam("add_estimated"),
+    )
+)
 
 # The columns of a SessionSummary, in its field order.
 _SESSION_COLUMNS = (

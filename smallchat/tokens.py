@@ -82,6 +82,13 @@ def count_message_tokens(text: str, model: str) -> int:
     return count_text_tokens(text, model) + TOKENS_PER_MESSAGE
 
 
+def stored_message_tokens(content: str, content_tokens: int | None) -> int:
+    """A saved message's tokens: as counted when it was saved, else the estimate (older rows)."""
+    if content_tokens is not None:
+        return content_tokens
+    return math.ceil(len(content) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE
+
+
 def warm_up(model: str) -> None:
     """Load ``model``'s tokenizer now, so the first message does not wait for it."""
     tokenizer_for(model)
