@@ -139,6 +139,9 @@ class UsageReport:
     daily: pd.DataFrame = field(repr=False)
     # The same per model, costliest first.
     models: pd.DataFrame = field(repr=False)
+    # The first and last UTC day with a counted message; None when nothing is counted.
+    first_day: date | None = None
+    last_day: date | None = None
 
 
 # Queries ----------------------------------------------------------------------------------
@@ -306,11 +309,14 @@ def usage_report(engine: Engine, usage_filter: UsageFilter | None = None) -> Usa
     else:
         by_day = usage_rollup(engine, usage_filter)
     daily = _daily_frame(by_day)
+    days = pd.to_datetime(by_day["day"], format="ISO8601")
     return UsageReport(
         totals=_totals(by_day, sessions=len(sessions)),
         sessions=_with_dollars(sessions)[[*SESSION_COLUMNS, "cost_picodollars"]],
         daily=daily,
         models=_models_frame(daily),
+        first_day=days.min().date() if len(days) else None,
+        last_day=days.max().date() if len(days) else None,
     )
 
 
@@ -495,11 +501,16 @@ def _csv_value(value: Any) -> str:
     return str(value)
 
 
+def _csv_header(columns: Sequence[str]) -> list[str]:
+    # Say the unit where a bare number would leave it open.
+    return ["cost_usd" if column == "cost" else column for column in columns]
+
+
 def frame_to_csv(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
     """``columns`` of ``frame`` as UTF-8 CSV; money as exact decimal text (``0.00000059``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow(_csv_header(columns))
     for row in frame[list(columns)].itertuples(index=False, name=None):
         writer.writerow([_csv_value(value) for value in row])
     return out.getvalue().encode("utf-8")
@@ -520,7 +531,7 @@ def messages_csv(engine: Engine, usage_filter: UsageFilter | None = None) -> byt
     query = _filtered(_message_rows_query(), usage_filter or UsageFilter())
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(MESSAGE_COLUMNS)
+    writer.writerow(_csv_header(MESSAGE_COLUMNS))
     with engine.connect() as connection:
         for row in connection.execution_options(yield_per=CSV_CHUNK_ROWS).execute(query):
             values = _message_values(row)

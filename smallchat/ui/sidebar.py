@@ -7,17 +7,25 @@ import streamlit as st
 from smallchat.errors import SmallChatError
 from smallchat.money import format_usd
 from smallchat.repository import ChatStore, SessionSummary
-from smallchat.ui.navigation import open_new_chat, open_session
+from smallchat.ui.navigation import SESSION_PARAM, open_new_chat, open_session
 from smallchat.ui.text import escape_markdown
 
 SESSIONS_PAGE_SIZE = 30
 CONFIRMING = "confirming"  # (action, session id) awaiting the user's confirmation
 LABEL_TITLE_CHARS = 28
+ANALYTICS_PAGE = "pages/1_Cost_analytics.py"
 
 
 def render_sidebar(store: ChatStore, current: SessionSummary | None) -> None:
     with st.sidebar:
         st.button("New chat", icon=":material/add:", on_click=open_new_chat, use_container_width=True, type="primary")
+        # Carries the session along, so the analytics page can lead back to it.
+        st.page_link(
+            ANALYTICS_PAGE,
+            label="Where the money goes",
+            icon=":material/insights:",
+            query_params={SESSION_PARAM: current.id} if current else None,
+        )
         if current is not None:
             render_current_session(store, current)
         render_session_list(store, current)
