@@ -106,6 +106,18 @@ def compare(page: Callable[[], Any], baseline: Callable[[], Any], runs: int) -> 
     }
 
 
+def check_same_numbers(report: Any, baseline_rows: list[tuple]) -> None:
+    """The two sides must compute the same thing, or their ratio means nothing."""
+    messages = sum(row[6] for row in baseline_rows)
+    cost_picodollars = sum(row[11] for row in baseline_rows)
+    page_cost_picodollars = int(report.totals.cost.scaleb(12))
+    if (messages, cost_picodollars) != (report.totals.messages, page_cost_picodollars):
+        raise SystemExit(
+            f"The page and the hand-written query disagree: {report.totals.messages} messages and "
+            f"{page_cost_picodollars} picodollars against {messages} and {cost_picodollars}."
+        )
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("database", type=Path, help="a SQLite file made by bench/seed_database.py")
@@ -130,6 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     version = data_version(engine)
     with engine.connect() as connection:
         messages = connection.exec_driver_sql("SELECT count(*) FROM messages").scalar()
+    check_same_numbers(usage_report(engine, UsageFilter()), raw.execute(HAND_WRITTEN_ROLLUP).fetchall())
     default = compare(page_first_visit, lambda: raw.execute(HAND_WRITTEN_ROLLUP).fetchall(), args.runs)
     filtered = compare(
         page_with_model_filter, lambda: raw.execute(HAND_WRITTEN_FILTERED, (FILTER_MODEL,)).fetchall(), args.runs

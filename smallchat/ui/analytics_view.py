@@ -158,27 +158,48 @@ def filter_usage(
     )
 
 
+def _follow_the_data(first_day: date, last_day: date, models: list[str]) -> None:
+    """Keep the filter widgets' remembered values valid as the data changes.
+
+    A date range that covered every day keeps covering every day when a new day's messages
+    arrive (else the newest messages would silently drop out); any range stays within the
+    days there are; chosen models that no longer appear are let go.
+    """
+    state = st.session_state
+    everything = (first_day, last_day)
+    days = tuple(state.get(_DAYS_KEY, ()))
+    if not days or days == state.get(_DAYS_SPAN_KEY):
+        state[_DAYS_KEY] = everything
+    else:
+        state[_DAYS_KEY] = tuple(min(max(day, first_day), last_day) for day in days)
+    state[_DAYS_SPAN_KEY] = everything
+    if _MODELS_KEY in state:
+        state[_MODELS_KEY] = [model for model in state[_MODELS_KEY] if model in models]
+
+
+_DAYS_KEY = "filter_days"
+_DAYS_SPAN_KEY = "filter_days_span"  # every day there was when the range was last shown
+_MODELS_KEY = "filter_models"
+
+
 def render_filters(everything: UsageReport) -> UsageFilter:
     """The sidebar's filters, offered from the unfiltered report's days and models."""
+    first_day, last_day = everything.first_day, everything.last_day
+    assert first_day is not None and last_day is not None  # the page shows filters only when there is data
+    models = list(everything.models["model"])
+    _follow_the_data(first_day, last_day, models)
     with st.sidebar:
         st.header("Filters", anchor=False)
-        first_day, last_day = everything.first_day, everything.last_day
-        days = st.date_input(
-            "Days (UTC)",
-            value=(first_day, last_day),
-            min_value=first_day,
-            max_value=last_day,
-            key="filter_days",
-        )
-        models = st.multiselect(
+        days = st.date_input("Days (UTC)", min_value=first_day, max_value=last_day, key=_DAYS_KEY)
+        chosen = st.multiselect(
             "Models",
-            options=list(everything.models["model"]),
-            key="filter_models",
+            options=models,
+            key=_MODELS_KEY,
             placeholder="All models",
             help="Your own messages have no model: with a model filter, only replies are counted.",
         )
         title_words = st.text_input("Title contains", key="filter_title", placeholder="e.g. tax")
-    return filter_usage(days, models, title_words, first_day=first_day, last_day=last_day)
+    return filter_usage(days, chosen, title_words, first_day=first_day, last_day=last_day)
 
 
 # Headline --------------------------------------------------------------------------------
