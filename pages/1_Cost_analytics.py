@@ -5,20 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from smallchat.analytics import UsageFilter
+from smallchat.ui.analytics_tables import render_drilldown, render_exports, render_sessions_table, render_what_if
 from smallchat.ui.analytics_view import (
     current_session_id,
     load_report,
     load_version,
     render_back_link,
     render_charts,
-    render_drilldown,
     render_empty_state,
-    render_exports,
     render_filters,
     render_header,
     render_headline,
-    render_sessions_table,
-    render_what_if,
 )
 from smallchat.ui.navigation import SESSION_PARAM
 from smallchat.ui.resources import load_settings_or_stop, load_store_or_stop

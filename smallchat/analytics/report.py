@@ -1,4 +1,4 @@
-"""Where the money goes: aggregate queries for the cost analytics page, returned as DataFrames.
+"""The aggregates behind the cost analytics page: one GROUP BY, regrouped into its tables.
 
 The page's figures come from one GROUP BY over the messages per UTC day, role, model,
 estimated flag and rates (``usage_rollup``). It reads the covering index ``ix_messages_usage``
@@ -6,18 +6,11 @@ in its own order, so the database aggregates without sorting and without reading
 message text, and returns a few rows per day. The sessions table comes from the running
 totals the chat page keeps on each session (the very numbers its sidebar shows), unless a
 date or model filter asks for part of a session: then the same GROUP BY also splits by
-session. No query here loads every message.
-
-Money stays exact: the database sums whole picodollars (integers), pandas regroups them as
-Python ints (object columns, which cannot overflow or round), and the tables get ``Decimal``
-dollars. Nothing here turns money into a float.
+session.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -28,9 +21,8 @@ from sqlalchemy import Date, Engine, String, func, select, type_coerce
 from sqlalchemy.sql import ColumnElement, Select
 
 from smallchat.models import ChatSession, Message
-from smallchat.money import from_picodollars, usd_text
-from smallchat.pricing import TOKENS_PER_RATE_UNIT, list_price_tariff
-from smallchat.usage import TokenUsage
+from smallchat.money import from_picodollars
+from smallchat.pricing import TOKENS_PER_RATE_UNIT
 
 REPLY = "assistant"
 PICODOLLAR = Decimal(1).scaleb(-12)
@@ -48,23 +40,6 @@ SESSION_COLUMNS = (
     "last_active",
     "session_id",
 )
-# One session's messages in the drill-down, and the messages CSV file.
-MESSAGE_COLUMNS = (
-    "message_id",
-    "session_id",
-    "title",
-    "created_at",
-    "role",
-    "model",
-    "prompt_tokens",
-    "cached_tokens",
-    "completion_tokens",
-    "reasoning_tokens",
-    "cost",
-    "cost_status",
-    "complete",
-)
-CSV_CHUNK_ROWS = 5_000
 
 
 @dataclass(frozen=True)
@@ -173,7 +148,8 @@ def _matching_sessions(words: str) -> Select[Any]:
     return select(ChatSession.id).where(ChatSession.title.icontains(words.strip(), autoescape=True))
 
 
-def _filtered(query: Select[Any], usage_filter: UsageFilter) -> Select[Any]:
+def filtered(query: Select[Any], usage_filter: UsageFilter) -> Select[Any]:
+    """``query`` over messages, narrowed to the ones ``usage_filter`` counts."""
     day = utc_day(Message.created_at)
     if usage_filter.first_day is not None:
         query = query.where(day >= usage_filter.first_day)
@@ -210,7 +186,7 @@ def usage_rollup_query(usage_filter: UsageFilter, *, per_session: bool = False) 
         # COALESCE: a group of unpriced replies sums to NULL, which pandas would make a float NaN.
         func.coalesce(func.sum(Message.cost_picodollars), 0).label("cost_picodollars"),
     ).group_by(*keys)
-    return _filtered(query, usage_filter)
+    return filtered(query, usage_filter)
 
 
 # Counts and tokens as int64; everything else stays as Python objects, money included: Python
@@ -369,171 +345,3 @@ def _models_frame(daily: pd.DataFrame) -> pd.DataFrame:
     frame = daily.groupby("model")[[*_COUNTS[1:], *_MONEY]].sum().reset_index()
     frame = frame.sort_values(["cost_picodollars", "model"], ascending=[False, True], kind="stable")
     return _with_dollars(frame).reset_index(drop=True)
-
-
-# One session, message by message ---------------------------------------------------------
-
-
-def _message_rows_query() -> Select[Any]:
-    return (
-        select(
-            Message.id.label("message_id"),
-            Message.session_id,
-            ChatSession.title,
-            Message.created_at,
-            Message.role,
-            Message.model,
-            Message.prompt_tokens,
-            Message.cached_tokens,
-            Message.completion_tokens,
-            Message.reasoning_tokens,
-            Message.cost_picodollars,
-            Message.usage_estimated,
-            Message.complete,
-        )
-        .join(ChatSession, ChatSession.id == Message.session_id)
-        .order_by(Message.id)
-    )
-
-
-def _cost_status(role: str, cost_picodollars: int | None, estimated: bool | None) -> str:
-    if role != REPLY:
-        return ""
-    if cost_picodollars is None:
-        return "unknown price"
-    return "estimated" if estimated else "reported"
-
-
-def _message_values(row: Any) -> dict[str, Any]:
-    """One message as the drill-down table and the messages CSV both show it."""
-    return {
-        "message_id": row.message_id,
-        "session_id": row.session_id,
-        "title": row.title,
-        "created_at": pd.Timestamp(row.created_at),
-        "role": row.role,
-        "model": row.model or "",
-        "prompt_tokens": row.prompt_tokens,
-        "cached_tokens": row.cached_tokens,
-        "completion_tokens": row.completion_tokens,
-        "reasoning_tokens": row.reasoning_tokens,
-        "cost": None if row.cost_picodollars is None else from_picodollars(row.cost_picodollars),
-        "cost_status": _cost_status(row.role, row.cost_picodollars, row.usage_estimated),
-        "complete": bool(row.complete),
-    }
-
-
-def session_messages(engine: Engine, session_id: str) -> pd.DataFrame:
-    """The session's messages in order, with each reply's cost and the running total so far.
-
-    Token columns are nullable integers (empty on the user's messages); ``cost`` is a Decimal,
-    or None for a reply without a known price; ``cumulative_cost`` adds up the priced replies.
-    """
-    with engine.connect() as connection:
-        rows = connection.execute(_message_rows_query().where(Message.session_id == session_id)).all()
-    records = []
-    running = 0
-    for row in rows:
-        running += row.cost_picodollars or 0
-        records.append({**_message_values(row), "cumulative_cost": from_picodollars(running)})
-    frame = pd.DataFrame.from_records(records, columns=[*MESSAGE_COLUMNS, "cumulative_cost"])
-    for column in ("prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens"):
-        frame[column] = frame[column].astype("Int64")
-    for column in ("cost", "cumulative_cost"):
-        frame[column] = frame[column].astype(object)
-    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-    return frame
-
-
-# What-if ---------------------------------------------------------------------------------
-
-
-def what_if_costs(models: pd.DataFrame, candidates: Sequence[str], *, base_url: str | None = None) -> pd.DataFrame:
-    """The same tokens priced at other models' list prices (genai-prices), beside what was recorded.
-
-    All replies' tokens are priced, those without a recorded price included. Tiered prices
-    use their base tier: the totals no longer say how large each single request was.
-    """
-    usage = TokenUsage(
-        prompt=int(models["prompt_tokens"].sum()),
-        cached=int(models["cached_tokens"].sum()),
-        completion=int(models["completion_tokens"].sum()),
-    )
-    recorded = from_picodollars(int(models["cost_picodollars"].sum()))
-    rows: list[dict[str, Any]] = [
-        {
-            "model": "Recorded",
-            "input_per_mtok": None,
-            "cached_input_per_mtok": None,
-            "output_per_mtok": None,
-            "cost": recorded,
-            "difference": Decimal(0),
-            "source": "what each reply cost when it was sent",
-        }
-    ]
-    for candidate in candidates:
-        tariff = list_price_tariff(candidate, base_url=base_url)
-        cost = None if tariff is None else tariff.cost(usage).quantize(Decimal(1).scaleb(-12))
-        rows.append(
-            {
-                "model": candidate,
-                "input_per_mtok": None if tariff is None else tariff.input_per_mtok,
-                "cached_input_per_mtok": None if tariff is None else tariff.cached_input_per_mtok,
-                "output_per_mtok": None if tariff is None else tariff.output_per_mtok,
-                "cost": cost,
-                "difference": None if cost is None else cost - recorded,
-                "source": "no list price known" if tariff is None else tariff.source,
-            }
-        )
-    return pd.DataFrame(rows).astype(object)
-
-
-# CSV files -------------------------------------------------------------------------------
-
-
-def _csv_value(value: Any) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, Decimal):
-        return usd_text(value)
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return str(value)
-
-
-def _csv_header(columns: Sequence[str]) -> list[str]:
-    # Say the unit where a bare number would leave it open.
-    return ["cost_usd" if column == "cost" else column for column in columns]
-
-
-def frame_to_csv(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
-    """``columns`` of ``frame`` as UTF-8 CSV; money as exact decimal text (``0.00000059``)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_csv_header(columns))
-    for row in frame[list(columns)].itertuples(index=False, name=None):
-        writer.writerow([_csv_value(value) for value in row])
-    return out.getvalue().encode("utf-8")
-
-
-def sessions_csv(sessions: pd.DataFrame) -> bytes:
-    """The sessions table, row for row and column for column as the page shows it."""
-    return frame_to_csv(sessions, SESSION_COLUMNS)
-
-
-def session_messages_csv(messages: pd.DataFrame) -> bytes:
-    """One session's messages, as the drill-down table shows them."""
-    return frame_to_csv(messages, MESSAGE_COLUMNS)
-
-
-def messages_csv(engine: Engine, usage_filter: UsageFilter | None = None) -> bytes:
-    """Every message the filter counts, one row each, read from the database in chunks."""
-    query = _filtered(_message_rows_query(), usage_filter or UsageFilter())
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_csv_header(MESSAGE_COLUMNS))
-    with engine.connect() as connection:
-        for row in connection.execution_options(yield_per=CSV_CHUNK_ROWS).execute(query):
-            values = _message_values(row)
-            writer.writerow([_csv_value(values[column]) for column in MESSAGE_COLUMNS])
-    return out.getvalue().encode("utf-8")
