@@ -197,3 +197,14 @@ def test_selecting_a_session_drills_into_it_and_puts_it_in_the_url(chats) -> Non
     assert app.query_params["session"] == chats["Tiny question"]  # the third row, costliest first
     assert table(app, "Time")["Cost (USD)"].tolist() == ["", "0.00000059"]
     assert table(app, "Time")["Cost so far (USD)"].tolist() == ["0.00", "0.00000059"]
+
+
+def test_arriving_from_the_chat_through_the_page_list_keeps_its_session(chats) -> None:
+    trip = chats["Trip to Lisbon"]
+    app = run_app(session_id=trip)
+    app.query_params.pop("session")  # Streamlit's own page list drops the URL's query
+    app.switch_page(ANALYTICS_PAGE).run()
+    assert not app.exception
+    assert app.query_params["session"] == trip
+    back = next(link for link in app.get("page_link") if link.proto.label == "Back to the chat")
+    assert back.proto.query_string == f"session={trip}"

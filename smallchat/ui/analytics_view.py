@@ -35,7 +35,7 @@ from smallchat.ui.charts import (
     build_tokens_in_out_chart,
 )
 from smallchat.ui.navigation import SESSION_PARAM, SHOWN_SESSION
-from smallchat.ui.text import format_tokens
+from smallchat.ui.text import format_count
 
 CHAT_PAGE = "app.py"
 
@@ -187,9 +187,9 @@ def headline_figures(totals: Totals, usage_filter: UsageFilter) -> list[list[tup
     """Rows of (label, value, help) for the headline metrics: money, caveats and counts, tokens."""
     average = totals.average_cost_per_reply
     messages_help = (
-        "Replies of the chosen models (your own messages have no model)."
+        "replies of the chosen models (your own messages have no model)."
         if usage_filter.replies_only
-        else "Your messages and the replies."
+        else "your messages and the replies."
     )
     money = [
         (
@@ -221,18 +221,19 @@ def headline_figures(totals: Totals, usage_filter: UsageFilter) -> list[list[tup
         ),
         (
             "Unknown price (not in total)",
-            f"{totals.unpriced_replies:,}",
-            "Replies from a model with no known price: their tokens are counted, their cost is not.",
+            format_count(totals.unpriced_replies),
+            f"{totals.unpriced_replies:,} replies from a model with no known price: their tokens are "
+            "counted, their cost is not.",
         ),
-        ("Messages", f"{totals.messages:,}", messages_help),
-        ("Sessions", f"{totals.sessions:,}", "Chats with at least one counted message."),
+        ("Messages", format_count(totals.messages), f"{totals.messages:,}: {messages_help}"),
+        ("Sessions", format_count(totals.sessions), f"{totals.sessions:,} chats with at least one counted message."),
     ]
     tokens = [
-        ("Prompt tokens", format_tokens(totals.prompt_tokens), f"{totals.prompt_tokens:,} sent, cached ones included."),
-        ("Cached tokens", format_tokens(totals.cached_tokens), f"{totals.cached_tokens:,} of the prompt tokens."),
+        ("Prompt tokens", format_count(totals.prompt_tokens), f"{totals.prompt_tokens:,} sent, cached ones included."),
+        ("Cached tokens", format_count(totals.cached_tokens), f"{totals.cached_tokens:,} of the prompt tokens."),
         (
             "Completion tokens",
-            format_tokens(totals.completion_tokens),
+            format_count(totals.completion_tokens),
             f"{totals.completion_tokens:,} received, reasoning included.",
         ),
     ]

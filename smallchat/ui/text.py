@@ -39,8 +39,8 @@ def reply_caption(message: MessageRecord) -> str:
     return escape_dollars(" · ".join(parts))
 
 
-def format_tokens(count: int) -> str:
-    """Token counts for a headline: exact below a million, then three significant figures ("73.5B")."""
+def format_count(count: int) -> str:
+    """A count for a headline: exact below a million, then three significant figures ("73.5B")."""
     if count < 1_000_000:
         return f"{count:,}"
     for size, suffix in ((10**6, "M"), (10**9, "B"), (10**12, "T")):
