@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sqlite3
@@ -148,6 +149,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         data_version(engine)
         usage_report(engine, UsageFilter(models=(FILTER_MODEL,)))
 
+    # Other work on the machine slows both sides, unevenly: say how busy it was.
+    load_before = os.getloadavg()[0]
     version = data_version(engine)
     with engine.connect() as connection:
         messages = connection.exec_driver_sql("SELECT count(*) FROM messages").scalar()
@@ -169,6 +172,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "hand_written_per_session_seconds": round(per_session_seconds, 4),
         "first_visit_vs_per_session_ratio": round(default["page_seconds"] / per_session_seconds, 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "when": datetime.now(tz=UTC).isoformat(timespec="seconds"),
@@ -186,7 +191,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"CPU time {default['cpu_ratio']:.2f}.\n"
         f"With a model filter: ratio {filtered['ratio']:.2f}; best runs {filtered['best_ratio']:.2f}; "
         f"CPU time {filtered['cpu_ratio']:.2f}.\n"
-        f"Peak RSS {results['peak_rss_mb']:.0f} MB. Written to {output}"
+        f"Peak RSS {results['peak_rss_mb']:.0f} MB. Load average {load_before:.1f} on {os.cpu_count()} CPUs. "
+        f"Written to {output}"
     )
     return results
 

@@ -11,6 +11,7 @@ session.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -276,14 +277,18 @@ _BY_DAY_KEYS = ["day", "role", "model", "usage_estimated", "input_per_mtok", "ca
 def usage_report(engine: Engine, usage_filter: UsageFilter | None = None) -> UsageReport:
     """Headline totals, the sessions table and the per-day and per-model frames for ``usage_filter``."""
     usage_filter = usage_filter or UsageFilter()
-    sessions = _session_rows(engine, usage_filter)
+    # The two reads are independent, so the database runs them side by side (SQLite lets go
+    # of the GIL while it works): reading the sessions adds no time to the scan of messages.
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        session_rows = reader.submit(_session_rows, engine, usage_filter)
+        rollup = usage_rollup(engine, usage_filter, per_session=usage_filter.splits_sessions)
+        sessions = session_rows.result()
     if usage_filter.splits_sessions:
-        rollup = usage_rollup(engine, usage_filter, per_session=True)
         sessions = _sessions_from_rollup(rollup, sessions)
         # dropna=False: user messages have no model, estimated flag or rates, and still count.
         by_day = rollup.groupby(_BY_DAY_KEYS, sort=False, dropna=False)[[*_COUNTS, *_MONEY]].sum().reset_index()
     else:
-        by_day = usage_rollup(engine, usage_filter)
+        by_day = rollup
     daily = _daily_frame(by_day)
     days = pd.to_datetime(by_day["day"], format="ISO8601")
     return UsageReport(
