@@ -11,7 +11,6 @@ session.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -277,12 +276,8 @@ _BY_DAY_KEYS = ["day", "role", "model", "usage_estimated", "input_per_mtok", "ca
 def usage_report(engine: Engine, usage_filter: UsageFilter | None = None) -> UsageReport:
     """Headline totals, the sessions table and the per-day and per-model frames for ``usage_filter``."""
     usage_filter = usage_filter or UsageFilter()
-    # The two reads are independent, so the database runs them side by side (SQLite lets go
-    # of the GIL while it works): reading the sessions adds no time to the scan of messages.
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        session_rows = reader.submit(_session_rows, engine, usage_filter)
-        rollup = usage_rollup(engine, usage_filter, per_session=usage_filter.splits_sessions)
-        sessions = session_rows.result()
+    sessions = _session_rows(engine, usage_filter)
+    rollup = usage_rollup(engine, usage_filter, per_session=usage_filter.splits_sessions)
     if usage_filter.splits_sessions:
         sessions = _sessions_from_rollup(rollup, sessions)
         # dropna=False: user messages have no model, estimated flag or rates, and still count.
@@ -333,7 +328,8 @@ def _caching_saved(by_day: pd.DataFrame) -> Decimal:
 
 
 def _with_dollars(frame: pd.DataFrame) -> pd.DataFrame:
-    frame["cost"] = frame["cost_picodollars"].map(from_picodollars).astype(object)
+    dollars = [from_picodollars(int(value)) for value in frame["cost_picodollars"]]
+    frame["cost"] = pd.Series(dollars, index=frame.index, dtype=object)
     return frame
 
 
