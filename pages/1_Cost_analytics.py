@@ -45,7 +45,7 @@ if report.totals.messages == 0:
 
 render_headline(report.totals, usage_filter)
 render_charts(report)
-shown_sessions, selected = render_sessions_table(report.sessions, usage_filter)
+shown_sessions, selected = render_sessions_table(report.sessions, usage_filter, version)
 render_exports(store, shown_sessions, usage_filter)
 if selected is not None and selected != session_id:
     # The chosen chat goes into the URL, so "Back to the chat" returns to it.

@@ -208,3 +208,15 @@ def test_arriving_from_the_chat_through_the_page_list_keeps_its_session(chats) -
     assert app.query_params["session"] == trip
     back = next(link for link in app.get("page_link") if link.proto.label == "Back to the chat")
     assert back.proto.query_string == f"session={trip}"
+
+
+def test_what_if_prices_the_same_tokens_beside_the_recorded_cost(chats) -> None:
+    app = open_page()
+    app.multiselect(key="what_if_models").set_value(["gpt-4o-mini"]).run()
+    what_if = table(app, "Model")
+    # gpt-4o-mini at 0.15 / 0.075 / 0.60 per 1M on 3545 uncached + 1920 cached in, 480 out.
+    assert what_if[["Model", "Cost (USD)", "vs recorded"]].values.tolist() == [
+        ["Recorded", "0.00182009", ""],
+        ["gpt-4o-mini", "0.00096375", "-0.00085634"],
+    ]
+    assert what_if["Rates per 1M"].tolist() == ["", "0.15 / 0.075 / 0.60"]

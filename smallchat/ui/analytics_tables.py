@@ -99,11 +99,13 @@ _SESSIONS_COLUMN_CONFIG = {
 }
 
 
-def _digest(usage_filter: UsageFilter) -> str:
-    return hashlib.sha256(repr(usage_filter).encode()).hexdigest()[:12]
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
-def render_sessions_table(sessions: pd.DataFrame, usage_filter: UsageFilter) -> tuple[pd.DataFrame, str | None]:
+def render_sessions_table(
+    sessions: pd.DataFrame, usage_filter: UsageFilter, version: DataVersion
+) -> tuple[pd.DataFrame, str | None]:
     """The sortable sessions table; returns the sessions in the order shown and the selected one."""
     heading, sort_column = st.columns([3, 1], vertical_alignment="bottom")
     heading.subheader("Sessions", anchor=False)
@@ -116,8 +118,9 @@ def render_sessions_table(sessions: pd.DataFrame, usage_filter: UsageFilter) -> 
         height=TABLE_HEIGHT,
         on_select="rerun",
         selection_mode="single-row",
-        # A new order or filter is a new table: a selected row number must not carry over.
-        key=f"sessions_{sort_label}_{_digest(usage_filter)}",
+        # New data, a new order or a new filter is a new table: a selected row number must not
+        # carry over to whatever chat now sits in that row.
+        key=f"sessions_{sort_label}_{_digest(usage_filter, version)}",
     )
     st.caption("Select a row to see that chat reply by reply below.")
     rows = event.selection.rows
