@@ -212,22 +212,36 @@ def usage_rollup(engine: Engine, usage_filter: UsageFilter, *, per_session: bool
 
 
 def _session_query(usage_filter: UsageFilter) -> Select[Any]:
+    """The sessions with messages: what the table shows of each, and their running totals.
+
+    When only part of each session counts, the totals come from the messages instead, and
+    only the sessions' titles and dates are read here.
+    """
+    totals = (
+        ()
+        if usage_filter.splits_sessions
+        else (
+            ChatSession.message_count.label("messages"),
+            ChatSession.prompt_tokens,
+            ChatSession.cached_tokens,
+            ChatSession.completion_tokens,
+            ChatSession.cost_picodollars,
+            ChatSession.unpriced_replies,
+            ChatSession.estimated_replies,
+        )
+    )
     query = select(
         ChatSession.id.label("session_id"),
         ChatSession.title,
         # Text on SQLite, datetimes on PostgreSQL: pandas parses either, all at once.
         type_coerce(ChatSession.created_at, String).label("started"),
         type_coerce(ChatSession.updated_at, String).label("last_active"),
-        ChatSession.message_count.label("messages"),
-        ChatSession.prompt_tokens,
-        ChatSession.cached_tokens,
-        ChatSession.completion_tokens,
-        ChatSession.cost_picodollars,
-        ChatSession.unpriced_replies,
-        ChatSession.estimated_replies,
+        *totals,
     ).where(ChatSession.message_count > 0)
     if usage_filter.title_contains.strip():
         query = query.where(ChatSession.id.in_(_matching_sessions(usage_filter.title_contains)))
+    if usage_filter.splits_sessions:
+        return query
     # The table's order, costliest first; the database sorts integers faster than pandas
     # sorts exact (object) money.
     return query.order_by(ChatSession.cost_picodollars.desc(), ChatSession.updated_at.desc(), ChatSession.id)
