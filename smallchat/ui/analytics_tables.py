@@ -7,6 +7,7 @@ column would be drawn through a float and round $0.00000059 away.
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -22,6 +23,7 @@ from smallchat.analytics import (
     what_if_costs,
 )
 from smallchat.config import Settings
+from smallchat.errors import SessionNotFound
 from smallchat.money import format_usd, usd_text
 from smallchat.pricing import list_price_tariff
 from smallchat.repository import ChatStore
@@ -50,18 +52,16 @@ SESSION_SORTS = {
 
 
 def sort_sessions(sessions: pd.DataFrame, sort_label: str) -> pd.DataFrame:
-    """The sessions in the chosen order, on exact values (money as Python ints)."""
+    """The sessions in the chosen order, on exact values (money as Python ints); ties: latest first."""
     column, ascending = SESSION_SORTS[sort_label]
-    order = [column, "session_id"] if column != "session_id" else [column]
-    return sessions.sort_values(order, ascending=[ascending, True], kind="stable").reset_index(drop=True)
+    ties = [key for key in ("last_active", "session_id") if key != column]
+    order = [column, *ties]
+    directions = [ascending, *(key == "session_id" for key in ties)]
+    return sessions.sort_values(order, ascending=directions, kind="stable").reset_index(drop=True)
 
 
 def build_sessions_table(sessions: pd.DataFrame) -> pd.DataFrame:
-    """The sessions as shown: cost as exact decimal text, the same text the CSV file holds.
-
-    Exact text rather than a number column: the grid would draw a number through a float and
-    round $0.00000059 away.
-    """
+    """The sessions as shown: cost as exact decimal text, the same text the CSV file holds."""
     return pd.DataFrame(
         {
             "Title": sessions["title"],
@@ -199,13 +199,17 @@ def render_drilldown(store: ChatStore, database_url: str, version: DataVersion, 
             "Select a session in the table above to see how each reply added to its cost.", icon=":material/touch_app:"
         )
         return
+    try:
+        title = store.get_session(session_id).title
+    except SessionNotFound as error:  # deleted from the chat page a moment ago
+        st.info(str(error))
+        return
     messages = load_session_messages(database_url, version, session_id, store)
-    title = store.get_session(session_id).title
     st.markdown(f"**{escape_markdown(title)}**")
     st.page_link(CHAT_PAGE, label="Open this chat", icon=":material/chat:", query_params=chat_link_params(session_id))
     replies = messages[messages["role"] == "assistant"]
     unpriced = int((replies["cost_status"] == "unknown price").sum())
-    total = messages["cumulative_cost"].iloc[-1] if len(messages) else None
+    total = messages["cumulative_cost"].iloc[-1] if len(messages) else Decimal(0)
     summary = f"{len(replies):,} replies · {format_usd(total)} in all"
     if unpriced:
         summary += f" · {unpriced:,} without a known price (not in the total)"
