@@ -167,3 +167,13 @@ def known_list_price_models() -> list[str]:
 
     names = {model.id for provider in get_snapshot().providers for model in provider.models}
     return sorted(names)
+
+
+@lru_cache(maxsize=1)
+def list_priced_models() -> tuple[str, ...]:
+    """Model ids that ``list_price_tariff`` prices by their name alone (for what-if pickers).
+
+    Some genai-prices ids are only found together with their provider's URL; offering those
+    would show "no price" for a model the list seems to know.
+    """
+    return tuple(model for model in known_list_price_models() if list_price_tariff(model) is not None)

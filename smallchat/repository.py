@@ -164,6 +164,10 @@ class ChatStore:
             rows = db.scalars(select(Message).where(Message.session_id == session_id).order_by(Message.id))
             return session, [_message_record(row) for row in rows]
 
+    def session_exists(self, session_id: str) -> bool:
+        with self._reading() as db:
+            return db.get(ChatSession, session_id) is not None
+
     def list_sessions(self, *, limit: int | None = 50, offset: int = 0) -> SessionList:
         """Sessions with their totals, most recently active first."""
         query = (

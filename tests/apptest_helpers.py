@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+import streamlit.testing.v1.app_test as app_test_module
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from smallchat.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
+ANALYTICS_PAGE = "pages/1_Cost_analytics.py"
 
 
 def configure_app(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
@@ -27,11 +30,36 @@ def configure_app(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     st.cache_data.clear()
 
 
-def run_app(path: Path = APP, *, session_id: str | None = None) -> AppTest:
-    app = AppTest.from_file(str(path), default_timeout=20)
+def run_app(path: Path = APP, *, session_id: str | None = None, page: str | None = None) -> AppTest:
+    """Run the app; with ``page`` (a path like ``ANALYTICS_PAGE``), open that page first.
+
+    A page runs under the app's entry point, as ``streamlit run app.py`` runs it: started on
+    its own, its links back to ``app.py`` would have no app to lead to.
+    """
+    app = AppTest.from_file(str(path), default_timeout=30)
     if session_id is not None:
         app.query_params["session"] = session_id
+    if page is not None:
+        app.switch_page(page)
     return app.run()
+
+
+class RecordingMediaStorage(MemoryMediaFileStorage):
+    """AppTest's in-memory media store, also keeping each file by the URL the page hands out."""
+
+    served: dict[str, bytes] = {}  # noqa: RUF012 -- shared on purpose: AppTest makes a store per run
+
+    def get_url(self, file_id: str) -> str:
+        url = super().get_url(file_id)
+        self.served[url] = self.get_file(file_id).content
+        return url
+
+
+def record_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """Bytes of every st.download_button file, by the button's URL (``button.proto.url``)."""
+    RecordingMediaStorage.served = {}
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingMediaStorage)
+    return RecordingMediaStorage.served
 
 
 def texts(elements) -> list[str]:

@@ -12,6 +12,7 @@ from smallchat.config import SETTING_NAMES, Settings
 from smallchat.db import create_db_engine, upgrade_database
 from smallchat.llm import make_client
 from smallchat.repository import ChatStore
+from tests.factories import Clock
 from tests.fake_provider import FakeProvider
 
 TEST_API_KEY = "sk-test-0123456789abcdef"
@@ -66,3 +67,11 @@ def store(settings: Settings) -> Iterator[ChatStore]:
 @pytest.fixture
 def client(settings: Settings) -> openai.OpenAI:
     return make_client(settings)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The store's clock, set by the test: rows land on the days the test chooses."""
+    fake = Clock()
+    monkeypatch.setattr("smallchat.repository.utc_now", fake)
+    return fake

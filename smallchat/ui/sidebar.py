@@ -12,18 +12,26 @@ from smallchat.forecast import Forecast
 from smallchat.money import format_usd
 from smallchat.repository import ChatStore, SessionSummary
 from smallchat.ui.guardrails import render_budget_settings, render_context_gauge, render_model_picker
-from smallchat.ui.navigation import open_new_chat, open_session
+from smallchat.ui.navigation import SESSION_PARAM, open_new_chat, open_session
 from smallchat.ui.text import error_text, escape_markdown
 
 SESSIONS_PAGE_SIZE = 30
 CONFIRMING = "confirming"  # (action, session id) awaiting the user's confirmation
 STYLE = Path(__file__).with_name("sidebar.css")
+ANALYTICS_PAGE = "pages/1_Cost_analytics.py"
 
 
 def render_sidebar(store: ChatStore, settings: Settings, current: SessionSummary | None, forecast: Forecast) -> None:
     with st.sidebar:
         st.html(STYLE)  # only a <style>: it takes no space
         st.button("New chat", icon=":material/add:", on_click=open_new_chat, width="stretch", type="primary")
+        # Carries the session along, so the analytics page can lead back to it.
+        st.page_link(
+            ANALYTICS_PAGE,
+            label="Where the money goes",
+            icon=":material/insights:",
+            query_params={SESSION_PARAM: current.id} if current else None,
+        )
         if current is not None:
             render_current_session(store, current)
             render_model_picker(store, settings, current)

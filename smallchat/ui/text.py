@@ -48,3 +48,15 @@ def reply_caption(message: MessageRecord) -> str:
     if not message.complete:
         parts.append("reply incomplete")
     return escape_dollars(" · ".join(parts))
+
+
+def format_count(count: int) -> str:
+    """A count for a headline: exact below a million, then three significant figures ("73.5B")."""
+    if count < 1_000_000:
+        return f"{count:,}"
+    for size, suffix in ((10**6, "M"), (10**9, "B"), (10**12, "T")):
+        # A count, not money: three significant figures through a float are all we show.
+        text = f"{count / size:.3g}"
+        if "e" not in text:  # "1e+03" means it rounds up into the next unit
+            return text + suffix
+    return f"{count / 10**12:,.0f}T"

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from smallchat import errors
 from smallchat.chat import send_message
 from smallchat.config import Settings
-from smallchat.db import create_db_engine, upgrade_database
+from smallchat.db import SCHEMA_HEAD, create_db_engine, upgrade_database
 from smallchat.llm import make_client
 from smallchat.repository import ChatStore
 from tests.apptest_helpers import ROOT, configure_app, run_app, shown
@@ -42,7 +42,7 @@ def upgraded(settings: Settings) -> ChatStore:
 
 def test_first_schema_database_is_upgraded_without_losing_a_row(upgraded: ChatStore) -> None:
     with upgraded.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_HEAD
     assert stored(upgraded, CACHING) == [
         ("user", "What does prompt caching save?"),
         ("assistant", "It saves most of the input cost."),
