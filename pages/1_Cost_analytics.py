@@ -8,12 +8,14 @@ from smallchat.analytics import UsageFilter
 from smallchat.ui.analytics_tables import render_drilldown, render_exports, render_sessions_table, render_what_if
 from smallchat.ui.analytics_view import (
     current_session_id,
+    load_forecast_accuracy,
     load_report,
     load_version,
     render_back_link,
     render_charts,
     render_empty_state,
     render_filters,
+    render_forecast_accuracy,
     render_header,
     render_headline,
 )
@@ -44,6 +46,7 @@ if report.totals.messages == 0:
     st.stop()
 
 render_headline(report.totals, usage_filter)
+render_forecast_accuracy(load_forecast_accuracy(settings.database_url, version, usage_filter, store))
 render_charts(report)
 shown_sessions, selected = render_sessions_table(report.sessions, usage_filter, version)
 render_exports(store, shown_sessions, usage_filter)

@@ -41,8 +41,9 @@ def add_reply(
     completion: int = 0,
     estimated: bool = False,
     complete: bool = True,
+    forecast: str | None = None,
 ) -> MessageRecord:
-    """A reply with the given usage and hand-computed ``cost`` (None: no known price)."""
+    """A reply with the given usage, hand-computed ``cost`` (None: no known price) and ``forecast``."""
     return store.add_reply(
         session_id,
         reply=NewReply(
@@ -53,6 +54,7 @@ def add_reply(
             complete=complete,
             cost=None if cost is None else Decimal(cost),
             tariff=None if cost is None else TARIFFS[model],
+            forecast_cost=None if forecast is None else Decimal(forecast),
         ),
     )
 

@@ -14,6 +14,7 @@ dollars. Nothing here turns money into a float.
 """
 
 from smallchat.analytics.files import messages_csv, session_messages_csv, sessions_csv
+from smallchat.analytics.forecasts import ForecastAccuracy, forecast_accuracy
 from smallchat.analytics.messages import MESSAGE_COLUMNS, session_messages
 from smallchat.analytics.report import (
     SESSION_COLUMNS,
@@ -33,10 +34,12 @@ __all__ = [
     "MESSAGE_COLUMNS",
     "SESSION_COLUMNS",
     "DataVersion",
+    "ForecastAccuracy",
     "Totals",
     "UsageFilter",
     "UsageReport",
     "data_version",
+    "forecast_accuracy",
     "messages_csv",
     "session_messages",
     "session_messages_csv",

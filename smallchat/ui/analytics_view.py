@@ -16,10 +16,12 @@ import streamlit as st
 
 from smallchat.analytics import (
     DataVersion,
+    ForecastAccuracy,
     Totals,
     UsageFilter,
     UsageReport,
     data_version,
+    forecast_accuracy,
     session_messages,
     usage_report,
 )
@@ -35,7 +37,7 @@ from smallchat.ui.charts import (
     build_tokens_in_out_chart,
 )
 from smallchat.ui.navigation import SESSION_PARAM, SHOWN_SESSION
-from smallchat.ui.text import format_count
+from smallchat.ui.text import escape_dollars, format_count
 
 CHAT_PAGE = "app.py"
 
@@ -52,6 +54,13 @@ def load_version(store: ChatStore) -> DataVersion:
 def load_report(database_url: str, version: DataVersion, usage_filter: UsageFilter, _store: ChatStore) -> UsageReport:
     """The aggregates for ``usage_filter``; ``database_url`` and ``version`` only key the cache."""
     return usage_report(_store.engine, usage_filter)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def load_forecast_accuracy(
+    database_url: str, version: DataVersion, usage_filter: UsageFilter, _store: ChatStore
+) -> ForecastAccuracy:
+    return forecast_accuracy(_store.engine, usage_filter)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -248,6 +257,20 @@ def render_headline(totals: Totals, usage_filter: UsageFilter) -> None:
     for widths, row in zip(_HEADLINE_WIDTHS, headline_figures(totals, usage_filter), strict=True):
         for column, (label, value, help_text) in zip(st.columns(widths), row, strict=True):
             column.metric(label, value, help=help_text, border=True)
+
+
+def render_forecast_accuracy(accuracy: ForecastAccuracy) -> None:
+    """How far the forecasts shown before sending were from what the replies cost."""
+    if accuracy.replies == 0 or accuracy.relative_error is None:
+        st.caption("Forecast accuracy: no reply with both a forecast and a known price yet.")
+        return
+    st.caption(
+        escape_dollars(
+            f"Forecast accuracy over {accuracy.replies:,} replies: forecast {format_usd(accuracy.forecast)}, "
+            f"actual {format_usd(accuracy.actual)}; off by {accuracy.relative_error:.0%} of the actual cost "
+            f"({format_usd(accuracy.mean_absolute_error)} per reply on average)."
+        )
+    )
 
 
 # Charts ----------------------------------------------------------------------------------
