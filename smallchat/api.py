@@ -53,6 +53,7 @@ from smallchat.errors import SmallChatError
 from smallchat.llm import make_client
 from smallchat.money import usd_text
 from smallchat.repository import ChatStore
+from smallchat.tokens import warm_up
 
 logger = logging.getLogger("smallchat.api")
 
@@ -97,6 +98,7 @@ class ApiResources:
                 engine = create_db_engine(self._settings.database_url)
                 upgrade_database(engine)
                 self._store = ChatStore(engine)
+                warm_up(self._settings.model_name)  # not on the first chat's way to its first token
 
     @property
     def is_open(self) -> bool:

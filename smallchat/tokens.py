@@ -8,7 +8,9 @@ rule of thumb OpenAI documents for English text). Counts are labelled exact or e
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -64,9 +66,14 @@ def tokenizer_for(model: str) -> Any | None:
     return None if encoding is None else _tokenizer(encoding)
 
 
+@lru_cache(maxsize=1)
+def _tokenizers_installed() -> bool:
+    return importlib.util.find_spec("quicktok") is not None
+
+
 def is_exact(model: str) -> bool:
-    """True when ``model``'s own tokenizer is available offline."""
-    return tokenizer_for(model) is not None
+    """True when ``model``'s own tokenizer is available offline (without loading it)."""
+    return encoding_name(model) is not None and _tokenizers_installed()
 
 
 def count_text_tokens(text: str, model: str) -> int:
@@ -92,3 +99,8 @@ def stored_message_tokens(content: str, content_tokens: int | None) -> int:
 def warm_up(model: str) -> None:
     """Load ``model``'s tokenizer now, so the first message does not wait for it."""
     tokenizer_for(model)
+
+
+def warm_up_in_background(model: str) -> None:
+    """Load ``model``'s tokenizer on a background thread (a page's first render need not wait)."""
+    threading.Thread(target=warm_up, args=(model,), name="smallchat-tokenizer", daemon=True).start()

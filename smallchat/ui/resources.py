@@ -16,6 +16,7 @@ from smallchat.db import create_db_engine, upgrade_database
 from smallchat.errors import SmallChatError
 from smallchat.llm import make_client
 from smallchat.repository import ChatStore
+from smallchat.tokens import warm_up_in_background
 from smallchat.ui.text import error_text
 
 SESSION_API_KEY = "session_api_key"
@@ -44,6 +45,13 @@ def _load_store(database_url: str) -> ChatStore:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _load_client(settings: Settings) -> openai.OpenAI:
     return make_client(settings)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_tokenizer(model: str) -> None:
+    """Once per process, after the first render: load the tokenizer in the background, so the
+    first message counts its tokens without waiting and the first render does not wait either."""
+    warm_up_in_background(model)
 
 
 def load_settings_or_stop() -> Settings:
