@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select
 
-from smallchat.db import storage_errors, writer
+from smallchat.db import Transactions
 from smallchat.models import BudgetEvent, BudgetLimit, Message, utc_now
 from smallchat.money import from_picodollars, optional_from_picodollars, to_picodollars
 
@@ -30,20 +27,9 @@ class BudgetEventRecord:
 class BudgetStore:
     """Reads and writes budgets and budget events."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._read = sessionmaker(engine, expire_on_commit=False)
-        self._write = sessionmaker(writer(engine), expire_on_commit=False)
-
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        with storage_errors(), self._read() as db:
-            yield db
-
-    @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        """One write transaction: committed at the end, rolled back on any error."""
-        with storage_errors(), self._write.begin() as db:
-            yield db
+    def __init__(self, transactions: Transactions) -> None:
+        self._reading = transactions.reading
+        self._writing = transactions.writing
 
     def daily_budget_override(self) -> Decimal | None:
         with self._reading() as db:

@@ -6,20 +6,18 @@ live ORM objects, so callers (Streamlit reruns, API requests) can keep them safe
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, overload
 
 from sqlalchemy import Engine, String, Update, and_, bindparam, case, delete, func, insert, select, type_coerce, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from smallchat.budget_store import BudgetStore
-from smallchat.db import storage_errors, writer
+from smallchat.db import Transactions, storage_errors
 from smallchat.errors import SessionNotFound
 from smallchat.models import ChatSession, Message, UTCDateTime, utc_now
 from smallchat.money import from_picodollars, optional_from_picodollars, to_picodollars
@@ -106,28 +104,10 @@ class ChatStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._read = sessionmaker(engine, expire_on_commit=False)
-        self._write_engine = writer(engine)
-        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
-        self.budgets = BudgetStore(engine)
-        # On SQLite, this process's writers queue here and are woken in turn the moment the
-        # lock is free. Left to SQLite's busy handler they would poll with sleeps of up to
-        # 100 ms, and under many concurrent requests those sleeps, not the writes, set the pace.
-        # Other processes (the chat page beside the API) still meet the busy timeout.
-        self._write_lock: AbstractContextManager[object] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
-        )
-
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        with storage_errors(), self._read() as db:
-            yield db
-
-    @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        """One write transaction (BEGIN IMMEDIATE on SQLite), after this process's earlier writers."""
-        with storage_errors(), self._write_lock, self._write.begin() as db:
-            yield db
+        self._transactions = Transactions(engine)
+        self._reading = self._transactions.reading
+        self._writing = self._transactions.writing
+        self.budgets = BudgetStore(self._transactions)
 
     # Sessions ---------------------------------------------------------------------------
 
@@ -261,7 +241,7 @@ class ChatStore:
         """
         now = utc_now()
         values = {**values, "session_id": session_id, "created_at": now}
-        with storage_errors(), self._write_lock, self._write_engine.begin() as connection:
+        with self._transactions.writing_statements() as connection:
             updated = connection.execute(count_it, {"session": session_id, "now": now, **count_params})
             if updated.rowcount == 0:
                 raise SessionNotFound(SESSION_GONE)
