@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smallchat.ui.text import format_count
+from smallchat.ui.text import escape_markdown, format_count
 
 
 @pytest.mark.parametrize(
@@ -21,3 +21,19 @@ from smallchat.ui.text import format_count
 )
 def test_headline_counts_are_exact_below_a_million_then_three_figures(count: int, shown: str) -> None:
     assert format_count(count) == shown
+
+
+def test_web_addresses_link_to_themselves_and_read_as_typed() -> None:
+    text = "Read https://example.com/a_b-c.html and www.example.org/x.y today."
+    assert escape_markdown(text) == (
+        r"Read [https://example\.com/a\_b\-c\.html](https://example.com/a_b-c.html) and "
+        r"[www\.example\.org/x\.y](http://www.example.org/x.y) today\."
+    )
+
+
+def test_punctuation_after_an_address_and_a_shortened_title_stay_outside_the_link() -> None:
+    assert (
+        escape_markdown("at http://127.0.0.1:9/v1. Then")
+        == r"at [http://127\.0\.0\.1:9/v1](http://127.0.0.1:9/v1)\. Then"
+    )
+    assert escape_markdown("see www.example.org/x.y…") == r"see [www\.example\.org/x\.y](http://www.example.org/x.y)…"

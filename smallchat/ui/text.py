@@ -15,10 +15,35 @@ def escape_dollars(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+_WEB_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s<>\"'`]+")
+# Punctuation that ends a sentence (or a shortened title) rather than the address.
+_ADDRESS_TAIL = re.compile(r"[.,;:!?)\]}…]+$")
+
+
 def escape_markdown(text: str) -> str:
-    """Plain text shown through Markdown exactly as typed, line breaks included."""
-    escaped = _MARKDOWN_SPECIALS.sub(r"\\\1", text)
-    return escaped.replace("\n", "  \n")
+    """Plain text shown through Markdown exactly as typed, line breaks included.
+
+    Web addresses become links whose text is the address as typed: left to Markdown's own
+    autolinking, the escapes would end up inside the link's target.
+    """
+    parts, position = [], 0
+    for match in _WEB_ADDRESS.finditer(text):
+        address = match.group()
+        tail = _ADDRESS_TAIL.search(address)
+        if tail:
+            address = address[: tail.start()]
+        end = match.start() + len(address)
+        parts.append(_escape_plain(text[position : match.start()]))
+        target = address if address.startswith("http") else f"http://{address}"
+        target = target.replace("(", "%28").replace(")", "%29")
+        parts.append(f"[{_escape_plain(address)}]({target})")
+        position = end
+    parts.append(_escape_plain(text[position:]))
+    return "".join(parts).replace("\n", "  \n")
+
+
+def _escape_plain(text: str) -> str:
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
 def error_text(error: BaseException) -> str:

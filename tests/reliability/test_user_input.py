@@ -112,7 +112,11 @@ def test_html_script_and_markdown_from_the_user_are_shown_as_typed(store: ChatSt
     app = send_in_page(run_app(), text)
     assert not app.exception
     # Every Markdown character is escaped: the browser shows the characters, not tags or styling.
-    expected = r"\<script\>alert\(1\)\</script\> \*\*not bold\*\* \[a link\]\(http://example\.com\) \# not a heading"
+    # (The address itself becomes a link whose text is the address as typed.)
+    expected = (
+        r"\<script\>alert\(1\)\</script\> \*\*not bold\*\* \[a link\]\("
+        r"[http://example\.com](http://example.com)\) \# not a heading"
+    )
     assert chat_log(app)[0] == ("user", expected)
     # The chat is titled after the message: the heading and the sidebar entry escape it too.
     app = app.run()
