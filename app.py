@@ -30,9 +30,11 @@ def main() -> None:
 
     heading = st.empty()
     heading.subheader(escape_markdown(session.title) if session else "SmallChat", anchor=False)
+    notice_place = st.empty()
     if notice:
-        st.warning(notice, icon=":material/link_off:")
-        st.button("Start a new chat", icon=":material/add:", on_click=open_new_chat)
+        with notice_place.container():
+            st.warning(notice, icon=":material/link_off:")
+            st.button("Start a new chat", icon=":material/add:", on_click=open_new_chat)
 
     missing_key = needs_api_key(settings)
     if missing_key:
@@ -43,7 +45,6 @@ def main() -> None:
     if session is None and not notice and not missing_key:
         welcome.caption(f"Chat with **{escape_markdown(settings.model_name)}** and see what every reply costs.")
 
-    render_budget_warnings(store, settings, session)
     prompt = st.chat_input("Message SmallChat", submit_mode="stop", disabled=missing_key)
     retry = session is not None and st.session_state.pop(RETRY_REQUESTED, None) == session.id
     held = take_held_message(session)
@@ -57,12 +58,15 @@ def main() -> None:
     elif history and history[-1].role == "user":
         render_unanswered(session)
 
-    # Drawn last so that totals and the forecast include the reply that just streamed.
+    # Drawn last so that totals, budgets and the forecast include the reply that just streamed.
     shown, (session, _) = session, resolve_current_session(store)
-    if shown is None and session is not None:
-        # The first message started this chat: its title takes the welcome's place.
+    if session is not None and (shown is None or shown.title != session.title):
+        # A first message started or named this chat: its title takes the welcome's place,
+        # and a notice about a bad link no longer applies.
         heading.subheader(escape_markdown(session.title), anchor=False)
         welcome.empty()
+        notice_place.empty()
+    render_budget_warnings(store, settings, session)
     forecast = forecast_next(store, settings, session)
     if not missing_key:
         render_forecast(forecast)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from smallchat.db import Transactions
 from smallchat.models import BudgetEvent, BudgetLimit, Message, utc_now
@@ -36,9 +36,13 @@ class BudgetStore:
             row = db.get(BudgetLimit, "daily")
             return None if row is None else from_picodollars(row.limit_picodollars)
 
-    def set_daily_budget(self, budget: Decimal) -> None:
+    def set_daily_budget(self, budget: Decimal | None) -> None:
+        """Set the daily budget set in the page; None removes it (the setting applies again)."""
         with self._writing() as db:
-            db.merge(BudgetLimit(scope="daily", limit_picodollars=to_picodollars(budget), updated_at=utc_now()))
+            if budget is None:
+                db.execute(delete(BudgetLimit).where(BudgetLimit.scope == "daily"))
+            else:
+                db.merge(BudgetLimit(scope="daily", limit_picodollars=to_picodollars(budget), updated_at=utc_now()))
 
     def spent_since(self, start: datetime) -> Decimal:
         """What replies cost from ``start`` on, across all sessions."""

@@ -91,10 +91,10 @@ def enforce_budgets(
         )
 
 
-def set_budget(store: ChatStore, *, scope: str, session: SessionSummary | None, limit: Decimal) -> None:
-    """Set the daily budget or the session's budget, and record the change."""
-    if not limit.is_finite() or limit <= 0:
-        raise InvalidInput("A budget must be an amount of more than $0.")
+def set_budget(store: ChatStore, *, scope: str, session: SessionSummary | None, limit: Decimal | None) -> None:
+    """Set the daily budget or the session's budget (None removes it), and record the change."""
+    if limit is not None and (not limit.is_finite() or limit <= 0):
+        raise InvalidInput("A budget must be an amount of more than $0 (or empty, for no budget).")
     if scope == "daily":
         store.budgets.set_daily_budget(limit)
         spent = store.budgets.spent_since(start_of_today())
@@ -104,5 +104,10 @@ def set_budget(store: ChatStore, *, scope: str, session: SessionSummary | None, 
     else:
         raise InvalidInput("There is no chat to set a budget for yet.")
     store.budgets.record_budget_event(
-        session_id=session.id if session else None, scope=scope, kind="set", spent=spent, forecast=None, limit=limit
+        session_id=session.id if session else None,
+        scope=scope,
+        kind="set" if limit is not None else "removed",
+        spent=spent,
+        forecast=None,
+        limit=limit if limit is not None else Decimal(0),
     )

@@ -123,7 +123,7 @@ class BudgetEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str | None] = mapped_column(ForeignKey("chat_sessions.id", ondelete="SET NULL"))
     scope: Mapped[str] = mapped_column(String(20))  # "daily" or "session"
-    kind: Mapped[str] = mapped_column(String(20))  # "set", "blocked" or "confirmed"
+    kind: Mapped[str] = mapped_column(String(20))  # "set", "removed", "blocked" or "confirmed"
     spent_picodollars: Mapped[int] = mapped_column(BigInteger)
     forecast_picodollars: Mapped[int | None] = mapped_column(BigInteger)
     limit_picodollars: Mapped[int] = mapped_column(BigInteger)

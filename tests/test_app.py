@@ -129,3 +129,13 @@ def test_missing_key_shows_where_to_set_it_and_takes_one_for_this_session_only(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert session_key.encode() not in path.read_bytes(), path
+
+
+def test_a_message_sent_from_a_bad_link_starts_a_chat_and_the_notice_goes(store: ChatStore) -> None:
+    app = run_app(session_id="not-a-uuid")
+    assert "not valid" in app.warning[0].value
+    app = send(app, "hello from a bad link")
+    assert not app.exception
+    assert not any("not valid" in warning.value for warning in app.warning)
+    assert app.subheader[0].value == "hello from a bad link"
+    assert store.count_sessions() == 1

@@ -85,3 +85,32 @@ def test_a_budget_set_in_the_page_overrides_the_setting(store: ChatStore, settin
 def test_budgets_must_be_positive_amounts(store: ChatStore, amount: str) -> None:
     with pytest.raises(InvalidInput):
         set_budget(store, scope="daily", session=None, limit=Decimal(amount))
+
+
+def test_a_budget_set_in_the_page_can_be_removed_again(store: ChatStore, settings: Settings, session_id: str) -> None:
+    set_budget(store, scope="session", session=store.get_session(session_id), limit=Decimal("0.50"))
+    set_budget(store, scope="daily", session=None, limit=Decimal("2"))
+    assert {status.scope for status in budget_statuses(store, settings, store.get_session(session_id))} == {
+        "daily",
+        "session",
+    }
+    set_budget(store, scope="session", session=store.get_session(session_id), limit=None)
+    set_budget(store, scope="daily", session=None, limit=None)
+    assert budget_statuses(store, settings, store.get_session(session_id)) == []
+    assert [event.kind for event in store.budgets.list_budget_events()] == ["set", "set", "removed", "removed"]
+
+
+def test_each_chat_shows_its_own_budget_in_the_page(
+    store: ChatStore, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    from tests.apptest_helpers import configure_app, run_app
+
+    configure_app(monkeypatch, settings)
+    with_budget = store.create_session(model="house-model")
+    without = store.create_session(model="house-model")
+    set_budget(store, scope="session", session=with_budget, limit=Decimal("0.00003706"))
+    app = run_app(session_id=with_budget.id)
+    assert app.sidebar.text_input(key=f"budget-session-{with_budget.id}").value == "0.00003706"
+    app.query_params["session"] = without.id
+    app.run()
+    assert app.sidebar.text_input(key=f"budget-session-{without.id}").value == ""

@@ -62,8 +62,8 @@ def render_unanswered(session: SessionSummary) -> None:
 
 def render_key_form(settings: Settings) -> None:
     st.info(
-        "**No API key is configured.** Set `AI_API_KEY` in the environment, in a `.env` file next to "
-        "`app.py`, or in `.streamlit/secrets.toml` (on Streamlit Community Cloud: the app's "
+        "**No API key is configured.** Set `AI_API_KEY` in the environment, in a `.env` file in the "
+        "folder you start the app from, or in `.streamlit/secrets.toml` (on Streamlit Community Cloud: the app's "
         "*Settings → Secrets*). Or paste a key here to use it in this browser session only: it is "
         "never saved.",
         icon=":material/key:",

@@ -11,7 +11,7 @@ from smallchat.config import Settings
 from smallchat.errors import BudgetExceeded, SmallChatError
 from smallchat.forecast import Forecast, context_window
 from smallchat.llm import list_models
-from smallchat.money import format_usd
+from smallchat.money import format_usd, usd_text
 from smallchat.repository import ChatStore, SessionSummary
 from smallchat.ui.resources import load_client
 from smallchat.ui.text import error_text, escape_dollars
@@ -108,14 +108,22 @@ def render_budget_settings(store: ChatStore, settings: Settings, session: Sessio
             current = statuses.get(scope)
             if current is not None:
                 st.caption(escape_dollars(current.describe()))
-            raw = st.text_input(label, value="" if current is None else f"{current.limit:f}", key=f"budget-{scope}")
-            if st.button("Save", key=f"budget-save-{scope}"):
+            # One field per chat: a chat's budget must never show in another chat's field.
+            key = "daily" if scope == "daily" else f"session-{session.id}"
+            raw = st.text_input(
+                label,
+                value="" if current is None else usd_text(current.limit),
+                key=f"budget-{key}",
+                help="Leave empty to remove this budget.",
+            )
+            if st.button("Save", key=f"budget-save-{key}"):
                 _save_budget(store, scope, session, raw)
 
 
 def _save_budget(store: ChatStore, scope: str, session: SessionSummary | None, raw: str) -> None:
+    text = raw.strip().lstrip("$").strip()
     try:
-        limit = Decimal(raw.strip().lstrip("$"))
+        limit = Decimal(text) if text else None
     except InvalidOperation:
         st.warning("Enter an amount in US dollars, such as 0.50.")
         return
