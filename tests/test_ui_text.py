@@ -37,3 +37,28 @@ def test_punctuation_after_an_address_and_a_shortened_title_stay_outside_the_lin
         == r"at [http://127\.0\.0\.1:9/v1](http://127.0.0.1:9/v1)\. Then"
     )
     assert escape_markdown("see www.example.org/x.y…") == r"see [www\.example\.org/x\.y](http://www.example.org/x.y)…"
+
+
+def test_the_per_day_chart_shows_a_single_day_as_one_labelled_day() -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    import pandas as pd
+
+    from smallchat.ui.charts import build_daily_chart
+
+    one_day = pd.DataFrame(
+        {
+            "day": [date(2026, 12, 3)],
+            "model": ["m"],
+            "cost": [Decimal("0.001")],
+            "prompt_tokens": [10],
+            "completion_tokens": [5],
+        }
+    )
+    figure = build_daily_chart(one_day, measure="cost")
+    start, end = figure.layout.xaxis.range
+    # Half a day either side of the day: the axis never zooms into hours.
+    assert (pd.Timestamp(end) - pd.Timestamp(start)) == pd.Timedelta(days=1)
+    assert figure.layout.xaxis.tickformat == "%b %-d"
+    assert figure.data[0].width == 86_400_000 * 0.8

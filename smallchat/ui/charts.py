@@ -83,6 +83,9 @@ def build_session_cost_chart(sessions: pd.DataFrame, *, top: int = TOP_SESSIONS)
     return _layout(figure, height=max(CHART_HEIGHT, 28 * len(labels) + 80))
 
 
+_DAY_MS = 86_400_000  # plotly measures date axes in milliseconds
+
+
 def build_daily_chart(daily: pd.DataFrame, *, measure: str) -> go.Figure:
     """Cost (``measure="cost"``) or tokens in + out (``"tokens"``) per UTC day, stacked by model."""
     figure = go.Figure()
@@ -101,13 +104,29 @@ def build_daily_chart(daily: pd.DataFrame, *, measure: str) -> go.Figure:
                     rows["day"], rows["prompt_tokens"], rows["completion_tokens"], strict=True
                 )
             ]
-        figure.add_bar(x=rows["day"], y=values, name=str(model), hovertext=hover, hoverinfo="text")
+        figure.add_bar(
+            x=rows["day"],
+            y=values,
+            name=str(model),
+            hovertext=hover,
+            hoverinfo="text",
+            width=_DAY_MS * 0.8,  # a day wide, whatever the number of days shown
+        )
     figure.update_layout(barmode="stack")
     if measure == "cost":
         figure.update_yaxes(title="Cost (USD)", tickprefix="$")
     else:
         figure.update_yaxes(title="Tokens (in + out)")
-    figure.update_xaxes(title=None, type="date")
+    # Whole days only: with a single day plotly would otherwise zoom into its hours.
+    days = pd.to_datetime(daily["day"])
+    first, last = days.min(), days.max()
+    figure.update_xaxes(
+        title=None,
+        type="date",
+        tickformat="%b %-d",
+        dtick=_DAY_MS * max(1, (last - first).days // 10 + 1),
+        range=[first - pd.Timedelta(hours=12), last + pd.Timedelta(hours=12)],
+    )
     return _layout(figure)
 
 
