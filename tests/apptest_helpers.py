@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 import streamlit.testing.v1.app_test as app_test_module
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
@@ -55,11 +56,34 @@ class RecordingMediaStorage(MemoryMediaFileStorage):
         return url
 
 
+class RecordingMediaFileManager(MediaFileManager):
+    """AppTest's media file manager, kept after the run: deferred downloads are made through it."""
+
+    latest: MediaFileManager | None = None
+
+    def __init__(self, storage: MemoryMediaFileStorage) -> None:
+        super().__init__(storage)
+        RecordingMediaFileManager.latest = self
+
+
 def record_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     """Bytes of every st.download_button file, by the button's URL (``button.proto.url``)."""
     RecordingMediaStorage.served = {}
     monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingMediaStorage)
+    monkeypatch.setattr(app_test_module, "MediaFileManager", RecordingMediaFileManager)
     return RecordingMediaStorage.served
+
+
+def downloaded(app: AppTest, key: str, downloads: dict[str, bytes]) -> bytes:
+    """The file the download button ``key`` gives, as a click would; a deferred one is made now.
+
+    ``downloads`` is what ``record_downloads`` returned before the app ran.
+    """
+    proto = app.download_button(key=key).proto
+    if proto.HasField("deferred_file_id"):  # ``data`` was a callable: the browser asks for it on click
+        assert RecordingMediaFileManager.latest is not None
+        return downloads[RecordingMediaFileManager.latest.execute_deferred(proto.deferred_file_id)]
+    return downloads[proto.url]
 
 
 def texts(elements) -> list[str]:

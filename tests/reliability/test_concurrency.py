@@ -2,8 +2,9 @@
 
 Two "browser sessions" drive the chat page's own use case (``send_message``: what the page
 calls through ``start_reply``) on the app's shared store, as one Streamlit server serves two
-tabs; a third writer comes through its own engine, as another process would. Writers are a
-list of callables, so another front end (the REST API) joins by adding one.
+tabs; a third writer comes through its own engine, as another process would; a fourth posts
+to the REST API (in-process, through TestClient, on its own engine from ``create_app``). Writers
+are a list of callables, so another front end joins by adding one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import pytest
+from fastapi.testclient import TestClient
 
+from smallchat.api import create_app
 from smallchat.chat import send_message
 from smallchat.config import Settings
 from smallchat.db import create_db_engine, upgrade_database
@@ -61,6 +64,25 @@ def use_case_writer(store: ChatStore, settings: Settings, session_id: str) -> Wr
     return write
 
 
+def api_writer(settings: Settings, session_id: str) -> Writer:
+    """A writer that posts to the REST API, as a script would: the API opens its own engine."""
+
+    def write(stop: threading.Event, report: WriterReport) -> None:
+        with TestClient(create_app(settings), raise_server_exceptions=False) as api:
+            number = 0
+            while not stop.is_set():
+                number += 1
+                text = f"{report.name} message {number}"
+                response = api.post(f"/sessions/{session_id}/chat", json={"message": text})
+                # Any refusal is a finding, "database is locked" (a 503 storage_error) above all.
+                if response.status_code != 200 or "locked" in response.text:
+                    report.errors.append(f"{response.status_code}: {response.text[:500]}")
+                else:
+                    report.sent.append(text)
+
+    return write
+
+
 @pytest.fixture
 def soak_provider() -> Iterator[FakeProvider]:
     # Its own server, with a pause between streamed words so that replies overlap each other's writes.
@@ -81,6 +103,7 @@ def test_writers_on_one_chat_save_every_message_once_and_keep_totals_exact(
         "browser-1": use_case_writer(store, settings, session_id),
         "browser-2": use_case_writer(store, settings, session_id),
         "other-process": use_case_writer(ChatStore(other_engine), settings, session_id),
+        "rest-api": api_writer(settings, session_id),
     }
     reader_errors: list[str] = []
 
