@@ -40,6 +40,7 @@ from smallchat.api_schemas import (
     HealthOut,
     HistoryOut,
     MessageOut,
+    RetryRequest,
     SessionListOut,
     SessionOut,
     StreamErrorOut,
@@ -259,16 +260,34 @@ _STREAM_DOC = (
     },
 )
 def chat(session_id: SessionId, body: ChatRequest, api: Api) -> Any:
+    return _reply(api, session_id, body.message, stream=body.stream, confirm_over_budget=body.confirm_over_budget)
+
+
+@router.post(
+    "/sessions/{session_id}/retry",
+    summary="Send again the last message, the one that got no reply (it is not saved twice)",
+    description="After a provider error the message stays in the history; this asks for its reply. "
+    "422 when the last message already has a reply.",
+    response_model=ChatOut,
+    responses={**documented_errors(*_SESSION, *_PROVIDER)},
+)
+def retry(session_id: SessionId, api: Api, body: RetryRequest | None = None) -> Any:
+    body = body or RetryRequest()
+    return _reply(api, session_id, None, stream=body.stream, confirm_over_budget=body.confirm_over_budget)
+
+
+def _reply(api: ApiResources, session_id: str, text: str | None, *, stream: bool, confirm_over_budget: bool) -> Any:
+    """Send ``text`` (None: the unanswered last message) and answer with the reply, or stream it."""
     session_id = parse_session_id(session_id)
     client = api.client()  # no key configured: refused before the message is saved, as on the chat page
-    if not body.stream:
+    if not stream:
         reply = send_message(
             api.store,
             client,
             api.settings,
             session_id=session_id,
-            text=body.message,
-            confirm_over_budget=body.confirm_over_budget,
+            text=text,
+            confirm_over_budget=confirm_over_budget,
         )
         return _chat_out(api, reply.session_id, MessageOut.from_record(reply))
     # Started here, not inside the stream, so that errors before the first token (unknown
@@ -278,8 +297,8 @@ def chat(session_id: SessionId, body: ChatRequest, api: Api) -> Any:
         client,
         api.settings,
         session_id=session_id,
-        text=body.message,
-        confirm_over_budget=body.confirm_over_budget,
+        text=text,
+        confirm_over_budget=confirm_over_budget,
     )
     return _ReplyStreamResponse(_reply_events(api, pending))
 

@@ -118,6 +118,15 @@ class ChatRequest(BaseModel):
     )
 
 
+class RetryRequest(BaseModel):
+    """How to send again the session's last message, the one that got no reply."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"stream": False}]})
+
+    stream: bool = Field(default=False, description="Stream the reply, as for `/chat`.")
+    confirm_over_budget: bool = Field(default=False, description="As for `/chat`.")
+
+
 # Responses --------------------------------------------------------------------------------
 
 

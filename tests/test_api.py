@@ -334,6 +334,7 @@ def test_the_openapi_schema_documents_every_endpoint_with_examples(api: TestClie
         ("POST", "/sessions"),
         ("GET", "/sessions"),
         ("POST", "/sessions/{session_id}/chat"),
+        ("POST", "/sessions/{session_id}/retry"),
         ("GET", "/sessions/{session_id}/history"),
         ("POST", "/sessions/{session_id}/reset"),
         ("DELETE", "/sessions/{session_id}"),
@@ -746,3 +747,21 @@ def test_a_message_over_budget_is_refused_with_the_numbers_until_confirmed(
     sent = api.post(f"/sessions/{session_id}/chat", json={"message": "abcd", "confirm_over_budget": True})
     assert sent.status_code == 200
     assert sent.json()["reply"]["content"] == "Echo: abcd"
+
+
+def test_retry_sends_the_unanswered_message_again_without_saving_it_twice(
+    api: TestClient, provider: FakeProvider, session_id: str, store: ChatStore
+) -> None:
+    provider.script(Failure(503, error_body("overloaded")), Failure(503, error_body("overloaded")))
+    assert chat(api, session_id, "hello").status_code == 503
+    assert api.post(f"/sessions/{session_id}/retry").status_code == 503
+    retried = api.post(f"/sessions/{session_id}/retry", json={"stream": False})
+    assert retried.status_code == 200
+    assert retried.json()["reply"]["content"] == "Echo: hello"
+    assert [(m.role, m.content) for m in store.list_messages(session_id)] == [
+        ("user", "hello"),
+        ("assistant", "Echo: hello"),
+    ]
+    nothing_left = api.post(f"/sessions/{session_id}/retry")
+    assert nothing_left.status_code == 422
+    assert nothing_left.json()["detail"] == "There is no unanswered message to retry."

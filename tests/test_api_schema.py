@@ -33,6 +33,7 @@ OPERATIONS = [
     ("POST", "/sessions", [POSITIVE, NEGATIVE]),
     ("GET", "/sessions", [POSITIVE, NEGATIVE]),
     ("POST", "/sessions/{session_id}/chat", [POSITIVE, NEGATIVE]),
+    ("POST", "/sessions/{session_id}/retry", [POSITIVE, NEGATIVE]),
     ("GET", "/sessions/{session_id}/history", [POSITIVE, NEGATIVE]),
     ("POST", "/sessions/{session_id}/reset", [POSITIVE, NEGATIVE]),
     ("DELETE", "/sessions/{session_id}", [POSITIVE, NEGATIVE]),
