@@ -6,7 +6,6 @@ $2.00 output per 1M tokens.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -17,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -26,6 +24,7 @@ from smallchat.budgets import set_budget
 from smallchat.config import Settings
 from smallchat.errors import ConfigError, StorageError
 from smallchat.repository import ChatStore
+from tests.api_helpers import chat, sse_events
 from tests.apptest_helpers import ROOT, configure_app, run_app
 from tests.conftest import TEST_API_KEY
 from tests.fake_provider import Failure, FakeProvider, Hang, Reply, error_body
@@ -48,20 +47,6 @@ def api(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def session_id(api: TestClient) -> str:
     return api.post("/sessions").json()["id"]
-
-
-def chat(api: TestClient, session_id: str, message: str, **fields: Any) -> httpx.Response:
-    return api.post(f"/sessions/{session_id}/chat", json={"message": message, **fields})
-
-
-def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
-    """(event, data) pairs of a server-sent event stream."""
-    events = []
-    for block in response.text.split("\n\n"):
-        if block.strip():
-            fields = dict(line.split(": ", 1) for line in block.splitlines())
-            events.append((fields["event"], json.loads(fields["data"])))
-    return events
 
 
 # Endpoints ---------------------------------------------------------------------------------

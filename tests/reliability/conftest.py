@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openai
 import pytest
 from sqlalchemy import text
 
+from smallchat import errors
+from smallchat.chat import send_message
 from smallchat.config import Settings
 from smallchat.repository import ChatStore
 from tests.conftest import TEST_API_KEY
+from tests.fake_provider import Failure, FakeProvider, Reply, error_body
 
 
 @pytest.fixture
@@ -20,6 +24,21 @@ def session_id(store: ChatStore, settings: Settings) -> str:
 def stored(store: ChatStore, session_id: str) -> list[tuple[str, str]]:
     """The session's messages as (role, content), oldest first."""
     return [(message.role, message.content) for message in store.list_messages(session_id)]
+
+
+def converse_with_the_key_echoed(
+    store: ChatStore, client: openai.OpenAI, settings: Settings, provider: FakeProvider, session_id: str
+) -> None:
+    """A reply, a 401 and a mid-stream error, each echoing the API key back (as some providers do)."""
+    provider.script(
+        Reply(chunks=["Echoing your header: Bearer ", TEST_API_KEY]),
+        Failure(401, error_body(f"Incorrect API key provided: {TEST_API_KEY}")),
+        Reply(chunks=["so far"], error_after_chunks={"message": f"key {TEST_API_KEY} revoked"}),
+    )
+    send_message(store, client, settings, session_id=session_id, text="one")
+    for _ in range(2):
+        with pytest.raises(errors.ProviderError):
+            send_message(store, client, settings, session_id=session_id, text="again")
 
 
 def database_files(settings: Settings) -> list[Path]:

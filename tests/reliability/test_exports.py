@@ -12,14 +12,13 @@ import io
 import openai
 import pytest
 
-from smallchat import errors
 from smallchat.chat import send_message
 from smallchat.config import Settings
 from smallchat.repository import ChatStore
 from tests.apptest_helpers import ANALYTICS_PAGE, configure_app, downloaded, record_downloads, run_app
 from tests.conftest import TEST_API_KEY
-from tests.fake_provider import Failure, FakeProvider, Reply, error_body
-from tests.reliability.conftest import stored
+from tests.fake_provider import FakeProvider, Reply
+from tests.reliability.conftest import converse_with_the_key_echoed, stored
 
 # 49 characters: under the 60 a title keeps, so the title is the message exactly.
 MARKUP = "<script>alert(1)</script> <b>hi</b> $5 or $6 **x**"
@@ -51,15 +50,7 @@ def test_key_is_absent_from_the_exported_csv_files(
     session_id: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    provider.script(
-        Reply(chunks=["Your header: Bearer ", TEST_API_KEY]),
-        Failure(401, error_body(f"Incorrect API key provided: {TEST_API_KEY}")),
-        Reply(chunks=["so far"], error_after_chunks={"message": f"key {TEST_API_KEY} revoked"}),
-    )
-    send_message(store, client, settings, session_id=session_id, text="one")
-    for _ in range(2):
-        with pytest.raises(errors.ProviderError):
-            send_message(store, client, settings, session_id=session_id, text="again")
+    converse_with_the_key_echoed(store, client, settings, provider, session_id)
     assert len(stored(store, session_id)) == 5  # one, its reply, again, again, the partial reply
     _, files = exported_files(monkeypatch, session_id)
     assert [len(csv_rows(files["download_sessions"])), len(csv_rows(files["download_messages"]))] == [1, 5]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from fastapi.testclient import TestClient
 from smallchat.api import create_app
 from smallchat.config import Settings
 from smallchat.repository import ChatStore
+from tests.api_helpers import chat, sse_events
 from tests.conftest import TEST_API_KEY
 from tests.fake_provider import Failure, FakeProvider, Hang, Reply, error_body
 from tests.reliability.conftest import stored
@@ -38,19 +38,6 @@ def api(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def api_session(api: TestClient) -> str:
     return api.post("/sessions").json()["id"]
-
-
-def post_chat(api: TestClient, session_id: str, message: str = "hello", **fields: Any) -> httpx.Response:
-    return api.post(f"/sessions/{session_id}/chat", json={"message": message, **fields})
-
-
-def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
-    events = []
-    for block in response.text.split("\n\n"):
-        if block.strip():
-            fields = dict(line.split(": ", 1) for line in block.splitlines())
-            events.append((fields["event"], json.loads(fields["data"])))
-    return events
 
 
 def assert_nothing_leaked(response: httpx.Response) -> None:
@@ -119,7 +106,7 @@ def test_provider_faults_are_the_errors_http_status_with_the_chat_pages_words(
     stream: bool,
 ) -> None:
     provider.script(*scripted)
-    response = post_chat(api, api_session, stream=stream)
+    response = chat(api, api_session, stream=stream)
     # Refused before the first token: a plain error response, streamed or not.
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
@@ -132,7 +119,7 @@ def test_error_mid_stream_is_an_error_event_after_the_kept_partial_reply(
     api: TestClient, api_session: str, provider: FakeProvider, store: ChatStore
 ) -> None:
     provider.script(Reply(chunks=["Half ", "a reply"], error_after_chunks={"message": ECHOED, "type": "server_error"}))
-    response = post_chat(api, api_session, stream=True)
+    response = chat(api, api_session, stream=True)
     assert response.status_code == 200  # the stream had started: the status line was already sent
     events = sse_events(response)
     assert [name for name, _ in events] == ["delta", "delta", "usage", "error"]
@@ -181,7 +168,7 @@ def test_error_mid_stream_is_an_error_event_after_the_kept_partial_reply(
 def test_a_bad_session_id_is_its_errors_status_and_nothing_is_created(
     api: TestClient, provider: FakeProvider, store: ChatStore, session_id: str, status: int, body: dict
 ) -> None:
-    response = post_chat(api, session_id, stream=True)  # refused before any stream starts
+    response = chat(api, session_id, stream=True)  # refused before any stream starts
     assert (response.status_code, response.json()) == (status, body)
     assert_nothing_leaked(response)
     assert store.count_sessions() == 0
@@ -199,11 +186,11 @@ def test_key_is_absent_from_every_api_response_even_when_the_provider_echoes_it(
         Reply(chunks=["so far"], error_after_chunks={"message": ECHOED}),
     )
     responses = [
-        post_chat(api, api_session, "one"),
-        post_chat(api, api_session, "two", stream=True),
-        post_chat(api, api_session, "three"),
-        post_chat(api, api_session, "four", stream=True),
-        post_chat(api, api_session, "five", stream=True),
+        chat(api, api_session, "one"),
+        chat(api, api_session, "two", stream=True),
+        chat(api, api_session, "three"),
+        chat(api, api_session, "four", stream=True),
+        chat(api, api_session, "five", stream=True),
         api.get(f"/sessions/{api_session}/history"),
         api.get("/sessions"),
         api.get("/health"),

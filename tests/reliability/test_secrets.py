@@ -18,7 +18,7 @@ from smallchat.repository import ChatStore
 from tests.apptest_helpers import ROOT, configure_app, run_app
 from tests.conftest import TEST_API_KEY
 from tests.fake_provider import Failure, FakeProvider, Reply, error_body
-from tests.reliability.conftest import assert_key_absent_from_database, stored
+from tests.reliability.conftest import assert_key_absent_from_database, converse_with_the_key_echoed, stored
 
 # Another provider's key, shaped like one: echoed text may carry keys we were never given.
 OTHER_KEY = "gsk_another0123456789abcdefXYZ"
@@ -33,15 +33,7 @@ def page_text(app) -> str:
 def test_key_is_absent_from_the_database_after_replies_and_errors_that_echo_it(
     store: ChatStore, client: openai.OpenAI, settings: Settings, provider: FakeProvider, session_id: str
 ) -> None:
-    provider.script(
-        Reply(chunks=["Echoing your header: Bearer ", TEST_API_KEY]),
-        Failure(401, error_body(f"Incorrect API key provided: {TEST_API_KEY}")),
-        Reply(chunks=["so far"], error_after_chunks={"message": f"key {TEST_API_KEY} revoked"}),
-    )
-    send_message(store, client, settings, session_id=session_id, text="one")
-    for _ in range(2):
-        with pytest.raises(errors.ProviderError):
-            send_message(store, client, settings, session_id=session_id, text="again")
+    converse_with_the_key_echoed(store, client, settings, provider, session_id)
     assert stored(store, session_id)[1] == ("assistant", "Echoing your header: Bearer [redacted]")
     assert_key_absent_from_database(settings)
 
