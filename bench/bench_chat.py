@@ -41,6 +41,7 @@ from tests.fake_provider import FakeProvider, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDER_DELAY_SECONDS = 0.05
+BENCH_MODEL = "llama-3.3-70b-versatile"
 
 
 def new_store(folder: Path, name: str) -> tuple[ChatStore, str]:
@@ -99,19 +100,24 @@ def bench_first_token(folder: Path, provider: FakeProvider, *, runs: int) -> Fig
     )
 
 
-def seed_conversation(store: ChatStore, *, messages: int) -> str:
-    session_id = store.create_session(model="llama-3.3-70b-versatile").id
-    usage = TokenUsage(prompt=1200, completion=250)
-    reply = NewReply(
-        content="A reply of a few sentences, " * 8,
-        model="llama-3.3-70b-versatile",
+def priced_reply(content: str, usage: TokenUsage, *, content_tokens: int, forecast: Decimal | None = None) -> NewReply:
+    """A complete reply priced at the default tariff, as the chat use case would save it."""
+    return NewReply(
+        content=content,
+        model=BENCH_MODEL,
         usage=usage,
         usage_estimated=False,
         complete=True,
         cost=DEFAULT_TARIFF.cost(usage),
         tariff=DEFAULT_TARIFF,
-        content_tokens=60,
+        content_tokens=content_tokens,
+        forecast_cost=forecast,
     )
+
+
+def seed_conversation(store: ChatStore, *, messages: int) -> str:
+    session_id = store.create_session(model=BENCH_MODEL).id
+    reply = priced_reply("A reply of a few sentences, " * 8, TokenUsage(prompt=1200, completion=250), content_tokens=60)
     for _ in range(messages // 2):
         store.add_user_message(session_id, content="A question of one line?", content_tokens=9)
         store.add_reply(session_id, reply=reply)
@@ -184,7 +190,7 @@ def bench_startup(folder: Path, provider: FakeProvider, *, runs: int) -> Figure:
         **os.environ,
         "AI_API_KEY": "sk-bench",
         "AI_BASE_URL": provider.base_url,
-        "AI_MODEL_NAME": "llama-3.3-70b-versatile",
+        "AI_MODEL_NAME": BENCH_MODEL,
         "PYTHONPATH": str(ROOT),
     }
     counter = iter(range(10_000))
@@ -212,18 +218,9 @@ def bench_startup(folder: Path, provider: FakeProvider, *, runs: int) -> Figure:
 
 def bench_write_exchange(folder: Path, *, runs: int) -> Figure:
     store, _ = new_store(folder, "writes.db")
-    session_id = store.create_session(model="llama-3.3-70b-versatile").id
-    usage = TokenUsage(prompt=2006, cached=1920, completion=300)
-    reply = NewReply(
-        content="A reply.",
-        model="llama-3.3-70b-versatile",
-        usage=usage,
-        usage_estimated=False,
-        complete=True,
-        cost=DEFAULT_TARIFF.cost(usage),
-        tariff=DEFAULT_TARIFF,
-        content_tokens=6,
-        forecast_cost=Decimal("0.0006"),
+    session_id = store.create_session(model=BENCH_MODEL).id
+    reply = priced_reply(
+        "A reply.", TokenUsage(prompt=2006, cached=1920, completion=300), content_tokens=6, forecast=Decimal("0.0006")
     )
 
     def exchange() -> None:

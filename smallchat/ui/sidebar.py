@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -163,18 +164,12 @@ def _confirm_reset(store: ChatStore, session: SessionSummary) -> None:
         f"All {session.message_count:,} messages of **{escape_markdown(session.title)}** will be "
         "deleted. The chat and its link stay."
     )
-    confirm, cancel = st.columns(2)
-    if cancel.button("Cancel", width="stretch"):
-        _close_dialog()
-    if confirm.button("Reset chat", type="primary", width="stretch"):
-        _stop_confirming()
-        try:
-            store.reset_session(session.id)
-        except SmallChatError as error:
-            st.error(error_text(error))
-            return
+
+    def reset() -> None:
+        store.reset_session(session.id)
         st.session_state.pop("visible_messages", None)
-        st.rerun()
+
+    _confirm_or_cancel("Reset chat", reset)
 
 
 @st.dialog("Delete this chat?", on_dismiss=_stop_confirming)
@@ -182,15 +177,24 @@ def _confirm_delete(store: ChatStore, session: SessionSummary) -> None:
     st.write(
         f"**{escape_markdown(session.title)}** and its {session.message_count:,} messages will be deleted for good."
     )
+
+    def delete() -> None:
+        store.delete_session(session.id)
+        open_new_chat()
+
+    _confirm_or_cancel("Delete chat", delete)
+
+
+def _confirm_or_cancel(label: str, action: Callable[[], None]) -> None:
+    """The dialog's two buttons: ``label`` runs ``action`` and reruns the page; Cancel closes it."""
     confirm, cancel = st.columns(2)
     if cancel.button("Cancel", width="stretch"):
         _close_dialog()
-    if confirm.button("Delete chat", type="primary", width="stretch"):
+    if confirm.button(label, type="primary", width="stretch"):
         _stop_confirming()
         try:
-            store.delete_session(session.id)
+            action()
         except SmallChatError as error:
             st.error(error_text(error))
             return
-        open_new_chat()
         st.rerun()
