@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import h11
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,57 +87,111 @@ def process(args: list[str], *, env: dict[str, str], cwd: Path, ready_url: str):
             proc.wait()
 
 
-async def one_chat(client: httpx.AsyncClient, session_id: str, message: str, *, stream: bool) -> None:
-    url = f"/sessions/{session_id}/chat"
-    body = {"message": message, "stream": stream}
-    if not stream:
-        response = await client.post(url, json=body)
-        response.raise_for_status()
-        assert response.json()["reply"]["cost"]["usd"] is not None
-        return
-    async with client.stream("POST", url, json=body) as response:
-        response.raise_for_status()
-        text = (await response.aread()).decode()
-    assert "event: usage" in text, text[-300:]
+class KeepAliveConnection:
+    """One keep-alive HTTP/1.1 connection to the API, spoken with h11 over asyncio streams.
+
+    The load generator shares the machine's two cores with the API and the provider, so it
+    must cost little: httpx's async client spent 5-10 ms of CPU per request here, as much as
+    the API itself, and the figure then measured the client. h11 (uvicorn's own HTTP parser)
+    does the framing; nothing else runs per request.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._http = h11.Connection(h11.CLIENT)
+
+    @classmethod
+    async def open(cls, port: int) -> KeepAliveConnection:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def request(self, method: str, target: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
+        """Send one request; the status and the whole response body (an event stream read to its end)."""
+        payload = b"" if body is None else json.dumps(body).encode()
+        headers = [("Host", "127.0.0.1"), ("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        self._writer.write(self._http.send(h11.Request(method=method, target=target, headers=headers)))
+        self._writer.write(self._http.send(h11.Data(data=payload)))
+        self._writer.write(self._http.send(h11.EndOfMessage()))
+        await self._writer.drain()
+        status, parts = 0, []
+        while True:
+            event = self._http.next_event()
+            if event is h11.NEED_DATA:
+                self._http.receive_data(await self._reader.read(65536))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                parts.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                self._http.start_next_cycle()
+                return status, b"".join(parts)
+            elif isinstance(event, h11.ConnectionClosed):
+                raise ConnectionError("the API closed the connection mid-response")
+
+    async def close(self) -> None:
+        self._writer.close()
+        await self._writer.wait_closed()
 
 
-async def timed(client: httpx.AsyncClient, session_ids: list[str], label: str, *, stream: bool) -> float:
+async def one_chat(connection: KeepAliveConnection, session_id: str, message: str, *, stream: bool) -> None:
+    status, body = await connection.request(
+        "POST", f"/sessions/{session_id}/chat", {"message": message, "stream": stream}
+    )
+    if status != 200:
+        raise RuntimeError(f"chat answered {status}: {body[:300]!r}")
+    if stream:
+        assert b"event: usage" in body, body[-300:]
+    else:
+        assert json.loads(body)["reply"]["cost"]["usd"] is not None
+
+
+async def timed(chats: list[tuple[KeepAliveConnection, str]], label: str, *, stream: bool) -> float:
     started = time.perf_counter()
-    await asyncio.gather(*(one_chat(client, sid, f"{label} {n}", stream=stream) for n, sid in enumerate(session_ids)))
+    await asyncio.gather(
+        *(one_chat(connection, sid, f"{label} {n}", stream=stream) for n, (connection, sid) in enumerate(chats))
+    )
     return time.perf_counter() - started
 
 
 async def measure(
-    base_url: str, api_cpu: Callable[[], float], *, concurrency: int, rounds: int, singles: int
+    api_port: int, api_cpu: Callable[[], float], *, concurrency: int, rounds: int, singles: int
 ) -> dict[str, Any]:
-    # Idle connections are dropped after 2 s, before uvicorn's own 5 s keep-alive timeout: with
-    # both at 5 s, a request sent on a connection the server is closing fails with ReadError.
-    limits = httpx.Limits(
-        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2, keepalive_expiry=2.0
-    )
+    # One connection per concurrent chat, opened beforehand, as long-lived clients hold them.
+    connections = [await KeepAliveConnection.open(api_port) for _ in range(concurrency)]
+    chats = []
+    for connection in connections:
+        status, body = await connection.request("POST", "/sessions")
+        assert status == 201, body
+        chats.append((connection, json.loads(body)["id"]))
     results: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
-        session_ids = [(await client.post("/sessions")).json()["id"] for _ in range(concurrency)]
-        for mode, stream in (("json", False), ("stream", True)):
-            await timed(client, session_ids[:1], f"warm-up {mode}", stream=stream)
-            cpu_start = api_cpu()
-            single = [await timed(client, session_ids[:1], f"single {mode} {n}", stream=stream) for n in range(singles)]
-            cpu_singles_done = api_cpu()
-            burst = [await timed(client, session_ids, f"burst {mode} {n}", stream=stream) for n in range(rounds)]
-            cpu_bursts_done = api_cpu()
-            results[mode] = {
-                "single_seconds": single,
-                "concurrent_seconds": burst,
-                "single_median": statistics.median(single),
-                "concurrent_median": statistics.median(burst),
-                "ratio": statistics.median(burst) / statistics.median(single),
-                # CPU the API spent per chat: with one worker, N chats at once cannot finish
-                # sooner than N times this (plus one provider wait), however they are scheduled.
-                "api_cpu_ms_per_single_request": (cpu_singles_done - cpu_start) / singles * 1000,
-                "api_cpu_ms_per_concurrent_request": (cpu_bursts_done - cpu_singles_done)
-                / (rounds * concurrency)
-                * 1000,
-            }
+    client_cpu = time.process_time
+    for mode, stream in (("json", False), ("stream", True)):
+        await timed(chats[:1], f"warm-up {mode}", stream=stream)
+        await timed(chats, f"warm-up {mode}", stream=stream)
+        cpu_start, client_start = api_cpu(), client_cpu()
+        single = [await timed(chats[:1], f"single {mode} {n}", stream=stream) for n in range(singles)]
+        cpu_singles_done = api_cpu()
+        client_singles_done = client_cpu()
+        burst = [await timed(chats, f"burst {mode} {n}", stream=stream) for n in range(rounds)]
+        cpu_bursts_done, client_bursts_done = api_cpu(), client_cpu()
+        results[mode] = {
+            "single_seconds": single,
+            "concurrent_seconds": burst,
+            "single_median": statistics.median(single),
+            "concurrent_median": statistics.median(burst),
+            "ratio": statistics.median(burst) / statistics.median(single),
+            # CPU the API spent per chat: with one worker, N chats at once cannot finish
+            # sooner than N times this (plus one provider wait), however they are scheduled.
+            "api_cpu_ms_per_single_request": (cpu_singles_done - cpu_start) / singles * 1000,
+            "api_cpu_ms_per_concurrent_request": (cpu_bursts_done - cpu_singles_done) / (rounds * concurrency) * 1000,
+            # The load generator's own share of the two cores, for the record.
+            "client_cpu_ms_per_single_request": (client_singles_done - client_start) / singles * 1000,
+            "client_cpu_ms_per_concurrent_request": (client_bursts_done - client_singles_done)
+            / (rounds * concurrency)
+            * 1000,
+        }
+    for connection in connections:
+        await connection.close()
     return results
 
 
@@ -181,10 +236,9 @@ def main() -> None:
                 ready_url=f"http://127.0.0.1:{api_port}/health",
             )
         )
-        base_url = f"http://127.0.0.1:{api_port}"
         results = asyncio.run(
             measure(
-                base_url,
+                api_port,
                 lambda: process_tree_cpu_seconds(api.pid),
                 concurrency=args.concurrency,
                 rounds=args.rounds,
@@ -215,12 +269,14 @@ def main() -> None:
         f"{args.workers} uvicorn worker(s); "
         f"load average {load_before[0]:.1f} on {os.cpu_count()} CPUs:"
     )
-    print(f"{'mode':<8}{'one (ms)':>10}{'all (ms)':>10}{'ratio':>8}{'API CPU ms/chat, one':>22}{'at once':>9}")
+    print(f"{'':<26}{'API CPU ms/chat':>20}{'client CPU ms/chat':>22}")
+    print(f"{'mode':<8}{'one (ms)':>9}{'all (ms)':>9}{'ratio':>7}{'one':>10}{'at once':>10}{'one':>11}{'at once':>11}")
     for mode, figures in results.items():
         print(
-            f"{mode:<8}{figures['single_median'] * 1000:>10.0f}{figures['concurrent_median'] * 1000:>10.0f}"
-            f"{figures['ratio']:>8.2f}{figures['api_cpu_ms_per_single_request']:>22.1f}"
-            f"{figures['api_cpu_ms_per_concurrent_request']:>9.1f}"
+            f"{mode:<8}{figures['single_median'] * 1000:>9.0f}{figures['concurrent_median'] * 1000:>9.0f}"
+            f"{figures['ratio']:>7.2f}{figures['api_cpu_ms_per_single_request']:>10.1f}"
+            f"{figures['api_cpu_ms_per_concurrent_request']:>10.1f}"
+            f"{figures['client_cpu_ms_per_single_request']:>11.1f}{figures['client_cpu_ms_per_concurrent_request']:>11.1f}"
         )
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"api_concurrency-{datetime.now(tz=UTC):%Y%m%dT%H%M%SZ}.json"

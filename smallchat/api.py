@@ -7,6 +7,9 @@ for the provider never blocks the others.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
 import secrets
 import threading
@@ -36,7 +39,6 @@ from smallchat.api_schemas import (
     SESSION_ID_EXAMPLE,
     ChatOut,
     ChatRequest,
-    DeltaOut,
     HealthOut,
     HistoryOut,
     MessageOut,
@@ -289,7 +291,7 @@ def _reply(api: ApiResources, session_id: str, text: str | None, *, stream: bool
             text=text,
             confirm_over_budget=confirm_over_budget,
         )
-        return _chat_out(api, reply.session_id, MessageOut.from_record(reply))
+        return _json(_chat_out(api, reply.session_id, MessageOut.from_record(reply)))
     # Started here, not inside the stream, so that errors before the first token (unknown
     # session, provider refusing) still get their own status code.
     pending = start_reply(
@@ -349,9 +351,24 @@ def _chat_out(api: ApiResources, session_id: str, reply: MessageOut) -> ChatOut:
     return ChatOut(reply=reply, session=SessionOut.from_summary(session, ui_url=api.settings.ui_url))
 
 
+def _json(body: BaseModel) -> Response:
+    """``body`` as the JSON answer, serialized once.
+
+    Returned as a model, FastAPI would validate it against the response model again before
+    serializing it: work done on every chat request for a value built from that model.
+    """
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
 def _event(name: str, data: BaseModel) -> bytes:
     # One JSON line per event: model_dump_json never writes a newline, which would end the field.
     return f"event: {name}\ndata: {data.model_dump_json()}\n\n".encode()
+
+
+def delta_event(text: str) -> bytes:
+    """The SSE event of one piece of a reply: ``DeltaOut`` written directly, as it runs for every piece."""
+    data = json.dumps({"text": text}, ensure_ascii=False, separators=(",", ":"))
+    return f"event: delta\ndata: {data}\n\n".encode()
 
 
 def _reply_events(api: ApiResources, pending: PendingReply) -> Generator[bytes, None, None]:
@@ -359,7 +376,7 @@ def _reply_events(api: ApiResources, pending: PendingReply) -> Generator[bytes, 
     failure: StreamErrorOut | None = None
     try:
         for text in pending:
-            yield _event("delta", DeltaOut(text=text))
+            yield delta_event(text)
     except GeneratorExit:
         # The client went away: keep what arrived (flagged incomplete); there is no one to tell.
         _close_quietly(pending)
@@ -387,26 +404,60 @@ def _close_quietly(pending: PendingReply) -> None:
 
 
 class _ReplyStreamResponse(StreamingResponse):
-    """A StreamingResponse that closes its generator as soon as the response ends, however it ends.
+    """The events of one reply, produced on a single worker thread and sent as they come.
 
-    Starlette leaves an abandoned generator to the garbage collector, which may get to it much
-    later; closing it here saves a hung-up client's partial reply at once.
+    The events come from synchronous code (the SDK's stream, database writes). Starlette would
+    fetch each one with its own trip to the thread pool; here one thread iterates them all and
+    hands each to the event loop without waiting. When the response ends early (the client
+    hung up) that thread stops at the next event and closes the generator itself, which saves
+    the partial reply at once; the response waits for that save, even when cancelled.
     """
 
     def __init__(self, events: Generator[bytes, None, None]) -> None:
-        super().__init__(
-            events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        )
         self._events = events
+        self._arrived: asyncio.Queue[bytes | None] = asyncio.Queue()  # None: no more events
+        super().__init__(
+            self._relay(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def _relay(self) -> AsyncIterator[bytes]:
+        while True:
+            # Events that arrived together (a busy server) leave in one write.
+            events = [await self._arrived.get()]
+            while not self._arrived.empty():
+                events.append(self._arrived.get_nowait())
+            if data := b"".join(event for event in events if event is not None):
+                yield data
+            if events[-1] is None:
+                return
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            # Shielded: a cancelled request must still save its reply. The close runs in a worker
-            # thread because saving is a database write.
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._events.close)
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        def hand_over(event: bytes | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the server is shutting down
+                loop.call_soon_threadsafe(self._arrived.put_nowait, event)
+
+        def produce() -> None:
+            try:
+                for event in self._events:
+                    hand_over(event)
+                    if stop.is_set():
+                        break
+            finally:
+                self._events.close()  # on this thread, which was iterating it
+                hand_over(None)
+
+        async with anyio.create_task_group() as producer:
+            # Not abandoned on cancellation: the task group waits for the thread's save.
+            producer.start_soon(anyio.to_thread.run_sync, produce)
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                stop.set()
 
 
 # The app ----------------------------------------------------------------------------------

@@ -24,17 +24,22 @@ class BudgetEventRecord:
     created_at: datetime
 
 
+_SELECT_DAILY_LIMIT = select(BudgetLimit.limit_picodollars).where(BudgetLimit.scope == "daily")
+
+
 class BudgetStore:
     """Reads and writes budgets and budget events."""
 
     def __init__(self, transactions: Transactions) -> None:
         self._reading = transactions.reading
+        self._reading_statements = transactions.reading_statements
         self._writing = transactions.writing
 
     def daily_budget_override(self) -> Decimal | None:
-        with self._reading() as db:
-            row = db.get(BudgetLimit, "daily")
-            return None if row is None else from_picodollars(row.limit_picodollars)
+        # Read before every message sent: a constant Core statement, no ORM session.
+        with self._reading_statements() as connection:
+            limit = connection.execute(_SELECT_DAILY_LIMIT).scalar()
+        return optional_from_picodollars(limit)
 
     def set_daily_budget(self, budget: Decimal | None) -> None:
         """Set the daily budget set in the page; None removes it (the setting applies again)."""

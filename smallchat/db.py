@@ -148,6 +148,12 @@ class Transactions:
             yield db
 
     @contextmanager
+    def reading_statements(self) -> Iterator[Connection]:
+        """One read transaction for Core statements on a plain connection (no ORM session)."""
+        with storage_errors(), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def writing_statements(self) -> Iterator[Connection]:
         """The same, for Core statements on a plain connection (no ORM unit of work)."""
         with storage_errors(), self._write_lock, self._write_engine.begin() as connection:

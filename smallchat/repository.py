@@ -7,13 +7,27 @@ live ORM objects, so callers (Streamlit reruns, API requests) can keep them safe
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, overload
 
-from sqlalchemy import Engine, String, Update, and_, bindparam, case, delete, func, insert, select, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from smallchat.budget_store import BudgetStore
@@ -132,17 +146,20 @@ class ChatStore:
             db.add(row)
         return _session_summary(row)
 
+    # The reads below run for every message sent, before the request leaves for the provider:
+    # constant Core statements (compiled once) and rows turned straight into records.
+
     def get_session(self, session_id: str) -> SessionSummary:
         """The session, or SessionNotFound."""
-        with self._reading() as db:
-            return _session_summary(_require_session(db, session_id))
+        with self._transactions.reading_statements() as connection:
+            return _read_session(connection, session_id)
 
     def get_session_with_messages(self, session_id: str) -> tuple[SessionSummary, list[MessageRecord]]:
         """The session and all its messages in order, read together (SessionNotFound if gone)."""
-        with self._reading() as db:
-            session = _session_summary(_require_session(db, session_id))
-            rows = db.scalars(select(Message).where(Message.session_id == session_id).order_by(Message.id))
-            return session, [_message_record(row) for row in rows]
+        with self._transactions.reading_statements() as connection:
+            session = _read_session(connection, session_id)
+            rows = connection.execute(_SELECT_ALL_MESSAGES, {"session": session_id})
+            return session, [_message_record(row._mapping) for row in rows]
 
     def session_exists(self, session_id: str) -> bool:
         with self._reading() as db:
@@ -246,17 +263,17 @@ class ChatStore:
             if updated.rowcount == 0:
                 raise SessionNotFound(SESSION_GONE)
             message_id = connection.execute(_INSERT_MESSAGE, values).scalar_one()
-        return _message_record(Message(id=message_id, **values))
+        return _message_record({**values, "id": message_id})
 
     def list_messages(self, session_id: str, *, limit: int | None = None) -> list[MessageRecord]:
         """The session's messages in order; with ``limit``, only the latest ``limit`` of them."""
-        query = select(Message).where(Message.session_id == session_id).order_by(Message.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        with self._reading() as db:
-            rows = list(db.scalars(query))
-        rows.reverse()
-        return [_message_record(row) for row in rows]
+        with self._transactions.reading_statements() as connection:
+            if limit is None:
+                rows = connection.execute(_SELECT_ALL_MESSAGES, {"session": session_id}).all()
+            else:
+                rows = connection.execute(_SELECT_LATEST_MESSAGES, {"session": session_id, "limit": limit}).all()
+                rows.reverse()
+        return [_message_record(row._mapping) for row in rows]
 
     def set_session_budget(self, session_id: str, *, budget: Decimal | None) -> SessionSummary:
         """Set (or, with None, clear) the session's own budget."""
@@ -299,6 +316,13 @@ def _require_session(db: Session, session_id: str) -> ChatSession:
     if row is None:
         raise SessionNotFound(SESSION_GONE)
     return row
+
+
+def _read_session(connection: Connection, session_id: str) -> SessionSummary:
+    row = connection.execute(_SELECT_SESSION, {"session": session_id}).first()
+    if row is None:
+        raise SessionNotFound(SESSION_GONE)
+    return _summary_from_values(row)
 
 
 _INSERT_MESSAGE = insert(Message).returning(Message.id)
@@ -345,6 +369,15 @@ _SESSION_COLUMNS = (
     ChatSession.unpriced_replies,
     ChatSession.estimated_replies,
     ChatSession.budget_picodollars,
+)
+_SELECT_SESSION = select(*_SESSION_COLUMNS).where(ChatSession.id == bindparam("session"))
+_MESSAGE_COLUMNS = tuple(Message.__table__.columns)
+_SELECT_ALL_MESSAGES = select(*_MESSAGE_COLUMNS).where(Message.session_id == bindparam("session")).order_by(Message.id)
+_SELECT_LATEST_MESSAGES = (
+    select(*_MESSAGE_COLUMNS)
+    .where(Message.session_id == bindparam("session"))
+    .order_by(Message.id.desc())
+    .limit(bindparam("limit"))
 )
 # The same, with the two times fetched as the driver gives them: a listing converts only
 # the rows that are read (see SessionList).
@@ -414,35 +447,34 @@ class SessionList(Sequence[SessionSummary]):
         return summary
 
 
-def _message_record(row: Message) -> MessageRecord:
+def _message_record(row: Mapping[str, Any]) -> MessageRecord:
+    """A record from a ``messages`` row, or from the values just inserted (absent columns are NULL)."""
     usage = None
-    if row.role == "assistant":
+    if row["role"] == "assistant":
         usage = TokenUsage(
-            prompt=row.prompt_tokens or 0,
-            completion=row.completion_tokens or 0,
-            cached=row.cached_tokens or 0,
-            reasoning=row.reasoning_tokens or 0,
+            prompt=row.get("prompt_tokens") or 0,
+            completion=row.get("completion_tokens") or 0,
+            cached=row.get("cached_tokens") or 0,
+            reasoning=row.get("reasoning_tokens") or 0,
         )
     return MessageRecord(
-        id=row.id,
-        session_id=row.session_id,
-        role=row.role,
-        content=row.content,
-        created_at=row.created_at,
-        model=row.model,
+        id=row["id"],
+        session_id=row["session_id"],
+        role=row["role"],
+        content=row["content"],
+        created_at=row["created_at"],
+        model=row.get("model"),
         usage=usage,
-        cost=optional_from_picodollars(row.cost_picodollars),
-        pricing_model=row.pricing_model,
-        price_source=row.price_source,
-        input_per_mtok=row.input_per_mtok,
-        cached_input_per_mtok=row.cached_input_per_mtok,
-        output_per_mtok=row.output_per_mtok,
-        usage_estimated=bool(row.usage_estimated),
-        complete=row.complete,
-        content_tokens=row.content_tokens,
-        forecast_prompt_tokens=row.forecast_prompt_tokens,
-        forecast_completion_tokens=row.forecast_completion_tokens,
-        forecast_cost=None
-        if row.forecast_cost_picodollars is None
-        else from_picodollars(row.forecast_cost_picodollars),
+        cost=optional_from_picodollars(row.get("cost_picodollars")),
+        pricing_model=row.get("pricing_model"),
+        price_source=row.get("price_source"),
+        input_per_mtok=row.get("input_per_mtok"),
+        cached_input_per_mtok=row.get("cached_input_per_mtok"),
+        output_per_mtok=row.get("output_per_mtok"),
+        usage_estimated=bool(row.get("usage_estimated")),
+        complete=row["complete"],
+        content_tokens=row.get("content_tokens"),
+        forecast_prompt_tokens=row.get("forecast_prompt_tokens"),
+        forecast_completion_tokens=row.get("forecast_completion_tokens"),
+        forecast_cost=optional_from_picodollars(row.get("forecast_cost_picodollars")),
     )

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from smallchat.api import create_app
+from smallchat.api import create_app, delta_event
+from smallchat.api_schemas import DeltaOut
 from smallchat.budgets import set_budget
 from smallchat.config import Settings
 from smallchat.errors import ConfigError, StorageError
@@ -153,6 +154,15 @@ def test_a_reply_without_reported_usage_is_priced_from_estimated_tokens(
     # 7 * 0.25 + 2 * 2.00 = 5.75 per 1M tokens
     assert reply["cost"]["usd"] == "0.00000575"
     assert reply["cost"]["status"] == "estimated"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['He said "hi"\n', "naïve — 日本語 🎉", "back\\slash\ttab", "</script>", "\x01\x1f\x7f", "line\u2028sep", ""],
+)
+def test_a_delta_event_is_its_schema_serialized_by_pydantic(text: str) -> None:
+    # delta_event skips the model for speed; what it writes must not differ by a byte.
+    assert delta_event(text) == f"event: delta\ndata: {DeltaOut(text=text).model_dump_json()}\n\n".encode()
 
 
 def test_stream_sends_deltas_then_a_usage_event_with_the_saved_reply(
