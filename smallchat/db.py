@@ -17,6 +17,7 @@ from smallchat.errors import StorageError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_POOL_SIZE = 20
 
 
 def create_db_engine(database_url: str) -> Engine:
@@ -34,6 +35,11 @@ def create_db_engine(database_url: str) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        # Transactions are short and never span a provider call, so a fixed set of connections
+        # serves many concurrent chats. Overflow connections would be opened (with the pragmas
+        # below) and closed again for every request beyond the pool under load.
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=0,
     )
     event.listen(engine, "connect", _set_sqlite_pragmas)
     event.listen(engine, "begin", _begin_sqlite_transaction)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -120,6 +121,11 @@ class _Server(ThreadingHTTPServer):
     # socketserver's default backlog of 5 drops connections when many requests arrive at
     # once, and the client's retry a second later would look like a slow API.
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that closes a kept-alive connection (the API shutting down) is not an error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeProvider:
