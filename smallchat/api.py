@@ -403,53 +403,90 @@ def _close_quietly(pending: PendingReply) -> None:
         logger.warning("A reply cut short by its client could not be saved", exc_info=True)
 
 
+class _Mailbox:
+    """Events passed from one worker thread to the event loop, sent on in batches.
+
+    The thread never waits. The loop is woken once for whatever has arrived since it last
+    looked: one event at a time on a quiet server, several at once (one write) on a busy one,
+    where a wake-up and a socket write per event would cost more than the events.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[bytes] = []
+        self._finished = False
+        self._wake_up_pending = False
+        self._ready = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def open(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def put(self, event: bytes) -> None:
+        """Called from the worker thread."""
+        with self._lock:
+            self._events.append(event)
+            self._wake_up_if_needed()
+
+    def finish(self) -> None:
+        """Called from the worker thread: no more events."""
+        with self._lock:
+            self._finished = True
+            self._wake_up_if_needed()
+
+    def _wake_up_if_needed(self) -> None:
+        if self._wake_up_pending or self._loop is None:
+            return
+        self._wake_up_pending = True
+        with contextlib.suppress(RuntimeError):  # the loop closed: the server is shutting down
+            self._loop.call_soon_threadsafe(self._ready.set)
+
+    async def batches(self) -> AsyncIterator[bytes]:
+        while True:
+            await self._ready.wait()
+            with self._lock:
+                self._ready.clear()
+                self._wake_up_pending = False
+                events, self._events = self._events, []
+                finished = self._finished
+            if events:
+                yield b"".join(events)
+            if finished:
+                return
+
+
 class _ReplyStreamResponse(StreamingResponse):
     """The events of one reply, produced on a single worker thread and sent as they come.
 
     The events come from synchronous code (the SDK's stream, database writes). Starlette would
     fetch each one with its own trip to the thread pool; here one thread iterates them all and
-    hands each to the event loop without waiting. When the response ends early (the client
+    hands them to the event loop without waiting. When the response ends early (the client
     hung up) that thread stops at the next event and closes the generator itself, which saves
     the partial reply at once; the response waits for that save, even when cancelled.
     """
 
     def __init__(self, events: Generator[bytes, None, None]) -> None:
         self._events = events
-        self._arrived: asyncio.Queue[bytes | None] = asyncio.Queue()  # None: no more events
+        self._mailbox = _Mailbox()
         super().__init__(
-            self._relay(),
+            self._mailbox.batches(),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    async def _relay(self) -> AsyncIterator[bytes]:
-        while True:
-            # Events that arrived together (a busy server) leave in one write.
-            events = [await self._arrived.get()]
-            while not self._arrived.empty():
-                events.append(self._arrived.get_nowait())
-            if data := b"".join(event for event in events if event is not None):
-                yield data
-            if events[-1] is None:
-                return
-
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        loop = asyncio.get_running_loop()
+        self._mailbox.open(asyncio.get_running_loop())
         stop = threading.Event()
-
-        def hand_over(event: bytes | None) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed: the server is shutting down
-                loop.call_soon_threadsafe(self._arrived.put_nowait, event)
 
         def produce() -> None:
             try:
                 for event in self._events:
-                    hand_over(event)
+                    self._mailbox.put(event)
                     if stop.is_set():
                         break
             finally:
                 self._events.close()  # on this thread, which was iterating it
-                hand_over(None)
+                self._mailbox.finish()
 
         async with anyio.create_task_group() as producer:
             # Not abandoned on cancellation: the task group waits for the thread's save.
