@@ -16,7 +16,7 @@ from smallchat.ui.chat_view import (
 )
 from smallchat.ui.guardrails import render_budget_warnings, render_forecast, take_held_message
 from smallchat.ui.navigation import open_new_chat, resolve_current_session
-from smallchat.ui.resources import load_settings_or_stop, load_store_or_stop, warm_up_tokenizer
+from smallchat.ui.resources import load_settings_or_stop, load_store_or_stop, warm_up_for_first_message
 from smallchat.ui.sidebar import render_sidebar
 from smallchat.ui.text import error_text, escape_markdown
 
@@ -71,7 +71,7 @@ def main() -> None:
     if not missing_key:
         render_forecast(forecast)
     render_sidebar(store, settings, session, forecast)
-    warm_up_tokenizer(session.model if session else settings.model_name)
+    warm_up_for_first_message(session.model if session else settings.model_name)
 
 
 try:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import openai
+from typing import TYPE_CHECKING
 
 from smallchat.budgets import budget_statuses, enforce_budgets
 from smallchat.config import Settings
@@ -22,6 +21,9 @@ from smallchat.pricing import price_reply
 from smallchat.repository import ChatStore, MessageRecord, NewReply
 from smallchat.tokens import count_message_tokens, count_text_tokens
 from smallchat.usage import TokenUsage
+
+if TYPE_CHECKING:
+    import openai
 
 
 def parse_session_id(raw: str) -> str:

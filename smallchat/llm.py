@@ -11,15 +11,20 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import openai
 
 from smallchat import errors
 from smallchat.config import Settings
+from smallchat.lazy import LazyModule
 from smallchat.stream_text import TextCleaner
 from smallchat.usage import TokenUsage
+
+if TYPE_CHECKING:
+    import openai
+else:
+    # Imported when first used (a message is sent), not by the chat page's first render.
+    openai = LazyModule("openai")
 
 # Placeholder key for local servers (Ollama, llama.cpp, vLLM) that ignore it; the SDK
 # refuses to start without one.

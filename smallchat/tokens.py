@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import threading
 from functools import lru_cache
 from typing import Any
 
@@ -99,8 +98,3 @@ def stored_message_tokens(content: str, content_tokens: int | None) -> int:
 def warm_up(model: str) -> None:
     """Load ``model``'s tokenizer now, so the first message does not wait for it."""
     tokenizer_for(model)
-
-
-def warm_up_in_background(model: str) -> None:
-    """Load ``model``'s tokenizer on a background thread (a page's first render need not wait)."""
-    threading.Thread(target=warm_up, args=(model,), name="smallchat-tokenizer", daemon=True).start()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,7 @@ from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 
 from smallchat.config import Settings
 from smallchat.repository import ChatStore
-from tests.apptest_helpers import configure_app, run_app, shown
+from tests.apptest_helpers import APP, ROOT, configure_app, run_app, shown
 from tests.fake_provider import Failure, FakeProvider, Reply, error_body
 
 
@@ -139,3 +142,46 @@ def test_a_message_sent_from_a_bad_link_starts_a_chat_and_the_notice_goes(store:
     assert not any("not valid" in warning.value for warning in app.warning)
     assert app.subheader[0].value == "hello from a bad link"
     assert store.count_sessions() == 1
+
+
+# Runs the chat page's first render in a fresh process and prints the name of the thread that
+# imported the openai SDK, once the background warm-up has finished.
+_FIRST_RENDER_SDK_IMPORTER = """
+import sys, threading
+from importlib.abc import MetaPathFinder
+
+class RecordFirstImporter(MetaPathFinder):
+    thread = None
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "openai" and RecordFirstImporter.thread is None:
+            RecordFirstImporter.thread = threading.current_thread().name
+        return None
+
+sys.meta_path.insert(0, RecordFirstImporter())
+from streamlit.testing.v1 import AppTest
+
+app = AppTest.from_file(sys.argv[1], default_timeout=60).run()
+assert not app.exception, app.exception
+assert app.chat_input and not app.chat_input[0].disabled
+for thread in threading.enumerate():
+    if thread.name == "smallchat-warm-up":
+        thread.join(60)
+print(RecordFirstImporter.thread)
+"""
+
+
+def test_the_first_render_leaves_the_provider_sdk_to_the_background_warm_up(tmp_path: Path) -> None:
+    # Importing the SDK takes about 0.4 s, more than the rest of the page's start-up: the first
+    # render must not wait for it, and the first message must not either.
+    result = subprocess.run(
+        [sys.executable, "-c", _FIRST_RENDER_SDK_IMPORTER, str(APP)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["smallchat-warm-up"]

@@ -6,9 +6,10 @@ problem stops the page with a clear message instead of a traceback.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+import threading
+from typing import TYPE_CHECKING, Any
 
-import openai
 import streamlit as st
 
 from smallchat.config import Settings, load_settings
@@ -16,8 +17,11 @@ from smallchat.db import create_db_engine, upgrade_database
 from smallchat.errors import SmallChatError
 from smallchat.llm import make_client
 from smallchat.repository import ChatStore
-from smallchat.tokens import warm_up_in_background
+from smallchat.tokens import warm_up
 from smallchat.ui.text import error_text
+
+if TYPE_CHECKING:
+    import openai
 
 SESSION_API_KEY = "session_api_key"
 
@@ -48,10 +52,20 @@ def _load_client(settings: Settings) -> openai.OpenAI:
 
 
 @st.cache_resource(show_spinner=False)
-def warm_up_tokenizer(model: str) -> None:
-    """Once per process, after the first render: load the tokenizer in the background, so the
-    first message counts its tokens without waiting and the first render does not wait either."""
-    warm_up_in_background(model)
+def warm_up_for_first_message(model: str) -> None:
+    """Once per process (and model), at the end of the first render: load the model's tokenizer,
+    then import the provider SDK, on a background thread, so that the first message waits for
+    neither.
+
+    quicktok builds its vocabulary without releasing the GIL (0.3-0.5 s), so the last moments of
+    this render still feel it; the SDK import that follows shares the GIL as Python code does.
+    """
+    threading.Thread(target=_load_for_first_message, args=(model,), name="smallchat-warm-up", daemon=True).start()
+
+
+def _load_for_first_message(model: str) -> None:
+    warm_up(model)
+    importlib.import_module("openai")  # about 0.4 s; smallchat.llm imports it on first use
 
 
 def load_settings_or_stop() -> Settings:
