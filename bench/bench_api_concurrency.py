@@ -2,11 +2,12 @@
 
 The provider is the test suite's fake, taking 200 ms before each reply, in its own process;
 the API runs under uvicorn in another, as it would in production, on an SQLite database in a
-temp folder. Everything stays on 127.0.0.1. For each mode (a JSON reply, a streamed reply):
-a few single requests, then a few rounds of 50 concurrent ones (each on its own session);
-the figure is median(50 at once) / median(one alone). Target: at most 2.0.
+temp folder; the load comes from this process over kept-alive connections, one per chat.
+Everything stays on 127.0.0.1. For each mode (a JSON reply, a streamed reply), rounds of a
+few single requests then 50 concurrent ones (each on its own session); the figure is
+median(50 at once) / median(one alone). Target: at most 2.0.
 
-    /work/venv/bin/python bench/bench_api_concurrency.py [--concurrency 50] [--rounds 5]
+    /work/venv/bin/python bench/bench_api_concurrency.py [--concurrency 50] [--rounds 7] [--workers 1]
 
 Prints a table and writes JSON to bench/results/ (git-ignored).
 """
@@ -153,6 +154,51 @@ async def timed(chats: list[tuple[KeepAliveConnection, str]], label: str, *, str
     return time.perf_counter() - started
 
 
+Chats = list[tuple[KeepAliveConnection, str]]
+
+
+async def measure_mode(
+    chats: Chats, api_cpu: Callable[[], float], *, mode: str, stream: bool, rounds: int, singles: int
+) -> dict[str, Any]:
+    """Single chats and bursts of all ``chats`` at once, taking turns.
+
+    Taking turns, a machine that speeds up or slows down during the run (a shared one does)
+    weighs on both sides alike.
+    """
+    await timed(chats[:1], f"warm-up {mode}", stream=stream)
+    await timed(chats, f"warm-up {mode}", stream=stream)
+    cpu = {"single": [0.0, 0.0], "burst": [0.0, 0.0]}  # API and client CPU seconds
+
+    async def measured(kind: str, group: Chats, label: str) -> float:
+        api_before, client_before = api_cpu(), time.process_time()
+        seconds = await timed(group, label, stream=stream)
+        cpu[kind][0] += api_cpu() - api_before
+        cpu[kind][1] += time.process_time() - client_before
+        return seconds
+
+    single: list[float] = []
+    burst: list[float] = []
+    for n in range(rounds):
+        for k in range(singles):
+            single.append(await measured("single", chats[:1], f"single {mode} {n}.{k}"))
+        burst.append(await measured("burst", chats, f"burst {mode} {n}"))
+    bursts_chats = rounds * len(chats)
+    return {
+        "single_seconds": single,
+        "concurrent_seconds": burst,
+        "single_median": statistics.median(single),
+        "concurrent_median": statistics.median(burst),
+        "ratio": statistics.median(burst) / statistics.median(single),
+        # CPU the API spent per chat: with one worker, N chats at once cannot finish
+        # sooner than N times this (plus one provider wait), however they are scheduled.
+        "api_cpu_ms_per_single_request": cpu["single"][0] / len(single) * 1000,
+        "api_cpu_ms_per_concurrent_request": cpu["burst"][0] / bursts_chats * 1000,
+        # The load generator's own share of the two cores, for the record.
+        "client_cpu_ms_per_single_request": cpu["single"][1] / len(single) * 1000,
+        "client_cpu_ms_per_concurrent_request": cpu["burst"][1] / bursts_chats * 1000,
+    }
+
+
 async def measure(
     api_port: int, api_cpu: Callable[[], float], *, concurrency: int, rounds: int, singles: int
 ) -> dict[str, Any]:
@@ -163,33 +209,10 @@ async def measure(
         status, body = await connection.request("POST", "/sessions")
         assert status == 201, body
         chats.append((connection, json.loads(body)["id"]))
-    results: dict[str, Any] = {}
-    client_cpu = time.process_time
-    for mode, stream in (("json", False), ("stream", True)):
-        await timed(chats[:1], f"warm-up {mode}", stream=stream)
-        await timed(chats, f"warm-up {mode}", stream=stream)
-        cpu_start, client_start = api_cpu(), client_cpu()
-        single = [await timed(chats[:1], f"single {mode} {n}", stream=stream) for n in range(singles)]
-        cpu_singles_done = api_cpu()
-        client_singles_done = client_cpu()
-        burst = [await timed(chats, f"burst {mode} {n}", stream=stream) for n in range(rounds)]
-        cpu_bursts_done, client_bursts_done = api_cpu(), client_cpu()
-        results[mode] = {
-            "single_seconds": single,
-            "concurrent_seconds": burst,
-            "single_median": statistics.median(single),
-            "concurrent_median": statistics.median(burst),
-            "ratio": statistics.median(burst) / statistics.median(single),
-            # CPU the API spent per chat: with one worker, N chats at once cannot finish
-            # sooner than N times this (plus one provider wait), however they are scheduled.
-            "api_cpu_ms_per_single_request": (cpu_singles_done - cpu_start) / singles * 1000,
-            "api_cpu_ms_per_concurrent_request": (cpu_bursts_done - cpu_singles_done) / (rounds * concurrency) * 1000,
-            # The load generator's own share of the two cores, for the record.
-            "client_cpu_ms_per_single_request": (client_singles_done - client_start) / singles * 1000,
-            "client_cpu_ms_per_concurrent_request": (client_bursts_done - client_singles_done)
-            / (rounds * concurrency)
-            * 1000,
-        }
+    results = {
+        mode: await measure_mode(chats, api_cpu, mode=mode, stream=stream, rounds=rounds, singles=singles)
+        for mode, stream in (("json", False), ("stream", True))
+    }
     for connection in connections:
         await connection.close()
     return results
@@ -198,8 +221,8 @@ async def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of concurrent requests per mode")
-    parser.add_argument("--singles", type=int, default=5, help="single requests per mode")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds (singles, then a burst) per mode")
+    parser.add_argument("--singles", type=int, default=3, help="single requests before each round's burst")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     if not (1 <= args.concurrency <= 200 and 1 <= args.rounds <= 20 and 1 <= args.singles <= 20 and args.workers >= 1):
