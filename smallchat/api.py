@@ -13,8 +13,9 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import asynccontextmanager
+from itertools import chain
 from typing import Annotated, Any
 
 import anyio
@@ -292,8 +293,9 @@ def _reply(api: ApiResources, session_id: str, text: str | None, *, stream: bool
             confirm_over_budget=confirm_over_budget,
         )
         return _json(_chat_out(api, reply.session_id, MessageOut.from_record(reply)))
-    # Started here, not inside the stream, so that errors before the first token (unknown
-    # session, provider refusing) still get their own status code.
+    # Started here, up to the first words, not inside the stream: errors before any text
+    # (unknown session, provider refusing, an error event or a web page where the stream
+    # should be) still get their own status code rather than a 200 carrying an error event.
     pending = start_reply(
         api.store,
         client,
@@ -302,7 +304,9 @@ def _reply(api: ApiResources, session_id: str, text: str | None, *, stream: bool
         text=text,
         confirm_over_budget=confirm_over_budget,
     )
-    return _ReplyStreamResponse(_reply_events(api, pending))
+    texts = iter(pending)
+    first = next(texts, None)
+    return _ReplyStreamResponse(_reply_events(api, pending, texts if first is None else chain([first], texts)))
 
 
 @router.get(
@@ -371,11 +375,14 @@ def delta_event(text: str) -> bytes:
     return f"event: delta\ndata: {data}\n\n".encode()
 
 
-def _reply_events(api: ApiResources, pending: PendingReply) -> Generator[bytes, None, None]:
-    """SSE for one reply: ``delta`` events, then ``usage`` (the saved reply), or ``error``."""
+def _reply_events(api: ApiResources, pending: PendingReply, texts: Iterator[str]) -> Generator[bytes, None, None]:
+    """SSE for one reply: ``delta`` events, then ``usage`` (the saved reply), or ``error``.
+
+    ``texts`` iterates ``pending`` (its first text may have been read already).
+    """
     failure: StreamErrorOut | None = None
     try:
-        for text in pending:
+        for text in texts:
             yield delta_event(text)
     except GeneratorExit:
         # The client went away: keep what arrived (flagged incomplete); there is no one to tell.

@@ -17,8 +17,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from smallchat.api_schemas import ErrorOut, FieldErrorOut, StreamErrorOut, ValidationErrorOut, error_code
+from smallchat.api_schemas import (
+    ErrorOut,
+    FieldErrorOut,
+    MessageOut,
+    ProviderErrorOut,
+    StreamErrorOut,
+    ValidationErrorOut,
+    error_code,
+)
 from smallchat.errors import SmallChatError
+from smallchat.repository import MessageRecord
 
 logger = logging.getLogger("smallchat.api")
 
@@ -47,7 +56,9 @@ ERRORS_DESCRIPTION = """
 | 503 | `storage_error` | the database cannot be used |
 | 504 | `provider_timeout` | the provider did not answer in time (`AI_TIMEOUT_SECONDS`) |
 
-When the provider fails after your message is saved, the message stays in the history.
+When the provider fails after your message is saved, the message stays in the history. When it
+fails after part of the reply arrived, that part is saved (flagged incomplete, with its cost) and
+the error carries it as `partial_reply`.
 """
 
 # One typical body per status for the docs (ERRORS_DESCRIPTION lists every code).
@@ -116,6 +127,13 @@ def _error_response(
 
 async def _on_smallchat_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, SmallChatError)
+    partial = getattr(error, "partial_reply", None)
+    if isinstance(partial, MessageRecord):
+        # Part of the reply arrived, was saved and costs money: say so, with the numbers.
+        body = ProviderErrorOut(
+            detail=str(error), code=error_code(error), partial_reply=MessageOut.from_record(partial)
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=error.http_status)
     return _error_response(error.http_status, str(error), error_code(error))
 
 

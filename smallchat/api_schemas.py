@@ -291,6 +291,12 @@ class SessionUsageOut(BaseModel):
     completion_tokens: int = Field(ge=0, examples=[300])
 
 
+class ProviderErrorOut(ErrorOut):
+    """A provider error after part of the reply arrived: that part was saved, and costs money."""
+
+    partial_reply: MessageOut = Field(description="The part of the reply saved before the error (incomplete).")
+
+
 class SessionOut(BaseModel):
     """A chat session with its running totals.
 

@@ -101,6 +101,8 @@ class PendingReply:
                 yield text
         except ProviderError as error:
             self.error = error
+            self._save()
+            error.partial_reply = self.saved
             raise
         finally:
             self._save()
@@ -190,7 +192,12 @@ def start_reply(
     context = build_context(settings, history, forecast.plan)
     stream = open_reply_stream(client, settings, model=model, messages=context)
     return PendingReply(
-        store=store, settings=settings, session_id=session_id, model=model, forecast=forecast, stream=stream
+        store=store,
+        settings=settings,
+        session_id=session_id,
+        model=model,
+        forecast=forecast,
+        stream=stream,
     )
 
 

@@ -36,10 +36,15 @@ class StorageError(SmallChatError):
 
 
 class ProviderError(SmallChatError):
-    """The AI provider failed; ``retryable`` says whether sending again may help."""
+    """The AI provider failed; ``retryable`` says whether sending again may help.
+
+    ``partial_reply`` is the reply saved from what arrived before the failure (flagged
+    incomplete, with its cost), when anything did.
+    """
 
     http_status = 502
     retryable = True
+    partial_reply: object | None = None
 
 
 class InvalidApiKey(ProviderError):

@@ -28,7 +28,7 @@ from smallchat.repository import ChatStore
 from tests.api_helpers import chat, sse_events
 from tests.apptest_helpers import ROOT, configure_app, run_app
 from tests.conftest import TEST_API_KEY
-from tests.fake_provider import Failure, FakeProvider, Hang, Reply, error_body
+from tests.fake_provider import Failure, FakeProvider, Hang, Raw, Reply, error_body
 
 UNKNOWN_SESSION = "00000000-0000-4000-8000-000000000000"
 NOT_FOUND_TEXT = "This chat session does not exist: it may have been deleted."
@@ -208,6 +208,47 @@ def test_stream_error_mid_reply_is_an_error_event_and_the_partial_reply_is_kept(
     }
     saved = store.list_messages(session_id)[-1]
     assert (saved.role, saved.content, saved.complete) == ("assistant", "Partial", False)
+
+
+def test_json_chat_error_mid_reply_carries_the_saved_partial_reply_and_its_cost(
+    api: TestClient, provider: FakeProvider, session_id: str
+) -> None:
+    # The caller of a JSON chat sees no deltas: the part that arrived, saved and billed, must
+    # come with the error, or the session's total would grow by an amount nobody was told.
+    provider.script(Reply(chunks=["Part", "ial"], error_after_chunks={"message": "overloaded", "type": "server_error"}))
+    response = chat(api, session_id, "hello")
+    assert response.status_code == 502
+    body = response.json()
+    assert body["code"] == "provider_error"
+    assert body["detail"] == "The AI provider stopped with an error. The provider said: overloaded"
+    partial = body["partial_reply"]
+    assert (partial["role"], partial["content"], partial["complete"]) == ("assistant", "Partial", False)
+    assert partial["cost"]["status"] == "estimated"
+    history = api.get(f"/sessions/{session_id}/history").json()
+    assert history["messages"][-1] == partial
+    assert history["total_cost_usd"] == partial["cost"]["usd"]
+
+
+@pytest.mark.parametrize(
+    "before_any_text",
+    [
+        Reply(chunks=[], error_after_chunks={"message": "overloaded", "type": "server_error"}),
+        Raw(200, b"<html>Maintenance</html>", "text/html"),
+    ],
+    ids=["error-event", "web-page"],
+)
+def test_stream_failing_before_any_text_gets_its_status_code_not_200(
+    api: TestClient, provider: FakeProvider, session_id: str, store: ChatStore, before_any_text: Reply | Raw
+) -> None:
+    provider.script(before_any_text)
+    response = chat(api, session_id, "hello", stream=True)
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["code"] == "provider_error"
+    # The message stays, unanswered, ready to be retried as it is.
+    assert [(m.role, m.content) for m in store.list_messages(session_id)] == [("user", "hello")]
+    retried = api.post(f"/sessions/{session_id}/retry", json={"stream": True})
+    assert [name for name, _ in sse_events(retried)][-1] == "usage"
 
 
 def test_history_has_the_messages_with_tokens_cost_and_the_session_total(
