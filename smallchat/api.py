@@ -43,6 +43,7 @@ from smallchat.api_schemas import (
     HealthOut,
     HistoryOut,
     MessageOut,
+    NewSessionRequest,
     RetryRequest,
     SessionListOut,
     SessionOut,
@@ -189,14 +190,21 @@ _AUTH = (401,)
 _SESSION = (*_AUTH, 404, 422, 503)
 _PROVIDER = (402, 403, 413, 429, 502, 504)
 
-health_router = APIRouter(dependencies=[Depends(reject_unknown_query)], tags=["health"])
+# No check of the query here: probes add cache-busting parameters of their own.
+health_router = APIRouter(tags=["health"])
 # The token is checked first: a caller without it learns nothing about the request's shape.
 router = APIRouter(dependencies=[Depends(require_token), Depends(reject_unknown_query)], tags=["sessions"])
 
 
+# ``async``: it answers at once even when every worker thread is busy with a chat.
 @health_router.get("/health", summary="Is the API up?")
-def health() -> HealthOut:
+async def health() -> HealthOut:
     return HealthOut()
+
+
+@health_router.head("/health", include_in_schema=False)
+async def health_head() -> Response:
+    return Response()
 
 
 @router.get(
@@ -214,8 +222,9 @@ def new_session(api: Api) -> RedirectResponse:
     return RedirectResponse(chat_url(api.settings.ui_url, session.id), status_code=307)
 
 
-@router.post("/sessions", summary="Create a session", status_code=201, responses=documented_errors(*_AUTH, 503))
-def create_session(api: Api) -> SessionOut:
+@router.post("/sessions", summary="Create a session", status_code=201, responses=documented_errors(*_AUTH, 422, 503))
+def create_session(api: Api, body: NewSessionRequest | None = None) -> SessionOut:
+    # ``body`` has no fields: declared so that a misspelt field is refused (422), not ignored.
     session = api.store.create_session(model=api.settings.model_name)
     return SessionOut.from_summary(session, ui_url=api.settings.ui_url)
 

@@ -94,8 +94,10 @@ def _examples(*examples: dict) -> ConfigDict:
 class ChatRequest(BaseModel):
     """A message to send in a session."""
 
+    # Strict: "stream": "yes" or 1 is refused rather than read as true.
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [{"message": "What does prompt caching save?", "stream": False}],
         },
@@ -118,10 +120,16 @@ class ChatRequest(BaseModel):
     )
 
 
+class NewSessionRequest(BaseModel):
+    """Creating a session takes no fields (a body, if sent, must be ``{}``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{}]})
+
+
 class RetryRequest(BaseModel):
     """How to send again the session's last message, the one that got no reply."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"stream": False}]})
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"stream": False}]})
 
     stream: bool = Field(default=False, description="Stream the reply, as for `/chat`.")
     confirm_over_budget: bool = Field(default=False, description="As for `/chat`.")

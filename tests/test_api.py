@@ -362,6 +362,27 @@ def test_list_sessions_shows_totals_most_recently_active_first(api: TestClient, 
     assert ([s["id"] for s in page["sessions"]], page["total"]) == ([newer], 2)
 
 
+def test_health_answers_probes_with_their_own_query_and_head_requests(api: TestClient) -> None:
+    assert api.get("/health", params={"nocache": "1712345678"}).json() == {"status": "ok"}
+    assert api.head("/health").status_code == 200
+
+
+def test_create_session_refuses_fields_it_would_ignore(api: TestClient) -> None:
+    assert api.post("/sessions").status_code == 201
+    assert api.post("/sessions", json={}).status_code == 201
+    refused = api.post("/sessions", json={"title": "Budget talk"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [{"field": "title", "message": "unknown field"}]
+
+
+@pytest.mark.parametrize("field", ["stream", "confirm_over_budget"])
+@pytest.mark.parametrize("value", ["yes", 1, "true"])
+def test_chat_flags_must_be_json_booleans(api: TestClient, session_id: str, field: str, value: object) -> None:
+    response = chat(api, session_id, "hello", **{field: value})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == field
+
+
 def test_the_openapi_schema_documents_every_endpoint_with_examples(api: TestClient) -> None:
     schema = api.get("/openapi.json").json()
     assert {(method.upper(), path) for path, item in schema["paths"].items() for method in item} == {
@@ -456,7 +477,7 @@ def test_empty_blank_and_oversize_messages_are_422_and_nothing_is_saved(
         ({"json": {"message": 42}}, [{"field": "message", "message": "Input should be a valid string"}]),
         (
             {"json": {"message": "hi", "stream": "sometimes"}},
-            [{"field": "stream", "message": "Input should be a valid boolean, unable to interpret input"}],
+            [{"field": "stream", "message": "Input should be a valid boolean"}],
         ),
         (
             {"content": b"{not json", "headers": {"content-type": "application/json"}},
