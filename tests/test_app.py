@@ -77,7 +77,8 @@ def test_new_chat_and_switching_back_through_the_sidebar(provider: FakeProvider,
 def test_rename_reset_and_delete(provider: FakeProvider, store: ChatStore) -> None:
     app = send(run_app(), "to be renamed")
     session_id = app.query_params["session"]
-    app.text_input(key=f"title-{session_id}").set_value("Renamed chat").run()
+    # A form: the title is sent with the Save click (or Enter), in one run.
+    app.text_input(key=f"title-{session_id}").set_value("Renamed chat")
     app.button(key="rename-save").click().run()
     assert store.get_session(session_id).title == "Renamed chat"
 
@@ -108,6 +109,20 @@ def test_retry_sends_the_kept_message_once(provider: FakeProvider, store: ChatSt
         ("user", "hello"),
         ("assistant", "Echo: hello"),
     ]
+
+
+def test_a_rejected_configured_key_offers_a_field_for_another_one(provider: FakeProvider, store: ChatStore) -> None:
+    provider.script(Failure(401, error_body("Incorrect API key provided")))
+    app = send(run_app(), "hello")
+    assert "Check AI_API_KEY, or enter another key." in shown(app.error[0].value)
+    key_field = next(field for field in app.text_input if field.label == "API key for this session")
+    key_field.input("sk-another-key-0123456789")
+    app = next(b for b in app.button if b.label == "Use this key").click().run()
+    assert not app.exception
+    app = app.button(key="retry").click().run()  # the kept message, now with the new key
+    headers = {name.lower(): value for name, value in provider.chat_requests()[-1].headers.items()}
+    assert headers["authorization"] == "Bearer sk-another-key-0123456789"
+    assert [m.role for m in store.list_messages(app.query_params["session"])] == ["user", "assistant"]
 
 
 def test_missing_key_shows_where_to_set_it_and_takes_one_for_this_session_only(

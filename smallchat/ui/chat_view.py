@@ -68,11 +68,26 @@ def render_key_form(settings: Settings) -> None:
         "never saved.",
         icon=":material/key:",
     )
+    _session_key_form()
+
+
+_KEY_INPUT = "api-key-input"
+
+
+def _session_key_form() -> None:
+    """A key for this browser session only (never saved), used instead of the configured one.
+
+    Taken in the button's callback: after a rejected key the form is drawn under that error
+    only, and a rerun that no longer draws it would lose what was typed.
+    """
     with st.form("api-key", border=False):
-        key = st.text_input("API key for this session", type="password", placeholder="gsk_… or sk-…")
-        if st.form_submit_button("Use this key") and key.strip():
-            st.session_state[SESSION_API_KEY] = key.strip()
-            st.rerun()
+        st.text_input("API key for this session", type="password", placeholder="gsk_… or sk-…", key=_KEY_INPUT)
+        st.form_submit_button("Use this key", on_click=_use_session_key)
+
+
+def _use_session_key() -> None:
+    if key := st.session_state.get(_KEY_INPUT, "").strip():
+        st.session_state[SESSION_API_KEY] = key
 
 
 def send(
@@ -148,7 +163,9 @@ def render_provider_error(error: ProviderError, *, unanswered: SessionSummary | 
     if isinstance(error, ContextTooLong):
         st.button("Start a new chat", icon=":material/add:", on_click=open_new_chat, key="context-new-chat")
     elif isinstance(error, InvalidApiKey):
+        # The error says "or enter another key": here is where.
         st.session_state.pop(SESSION_API_KEY, None)
+        _session_key_form()
     if error.retryable and unanswered is not None:
         st.caption("Your message is saved: press Retry to send it again.")
         _retry_button(unanswered)

@@ -98,9 +98,12 @@ def render_current_session(store: ChatStore, session: SessionSummary) -> None:
     st.caption(" · ".join(figure.replace(" ", "\N{NO-BREAK SPACE}") for figure in figures))
     # One row, also on a phone (columns would stack there, or scroll when told not to).
     with st.container(key="chat-controls", horizontal=True, gap="small", wrap=False):
-        with st.popover(":material/edit:", width="stretch", help="Rename this chat"):
+        with (
+            st.popover(":material/edit:", width="stretch", help="Rename this chat"),
+            st.form(f"rename-{session.id}", border=False),  # Enter saves, as in any form
+        ):
             new_title = st.text_input("Title", value=session.title, max_chars=200, key=f"title-{session.id}")
-            if st.button("Save", key="rename-save"):
+            if st.form_submit_button("Save", key="rename-save"):
                 _rename(store, session, new_title)
         st.button(
             ":material/restart_alt:",
