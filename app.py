@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from smallchat.errors import SmallChatError
-from smallchat.forecast import forecast_next
 from smallchat.llm import needs_api_key
 from smallchat.ui.chat_view import (
     RETRY_REQUESTED,
@@ -14,7 +13,7 @@ from smallchat.ui.chat_view import (
     render_unanswered,
     send,
 )
-from smallchat.ui.guardrails import render_budget_warnings, render_forecast, take_held_message
+from smallchat.ui.guardrails import page_forecast, render_budget_warnings, render_forecast, take_held_message
 from smallchat.ui.navigation import open_new_chat, resolve_current_session
 from smallchat.ui.resources import load_settings_or_stop, load_store_or_stop, warm_up_for_first_message
 from smallchat.ui.sidebar import render_sidebar
@@ -67,7 +66,7 @@ def main() -> None:
         welcome.empty()
         notice_place.empty()
     render_budget_warnings(store, settings, session)
-    forecast = forecast_next(store, settings, session)
+    forecast = page_forecast(store, settings, session)
     if not missing_key:
         render_forecast(forecast)
     render_sidebar(store, settings, session, forecast)

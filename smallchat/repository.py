@@ -16,6 +16,7 @@ from typing import Any, overload
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
     String,
     Update,
     and_,
@@ -284,24 +285,15 @@ class ChatStore:
 
     def history_token_counts(self, session_id: str) -> list[int]:
         """Tokens each message adds to a request, oldest first (estimated for rows saved uncounted)."""
-        # Rows from before token counting was stored fall back to the documented estimate:
-        # ceil(characters / 4) plus the per-message framing.
-        estimate = (func.length(Message.content) + CHARS_PER_TOKEN - 1) / CHARS_PER_TOKEN + TOKENS_PER_MESSAGE
-        query = (
-            select(func.coalesce(Message.content_tokens, estimate))
-            .where(Message.session_id == session_id)
-            .order_by(Message.id)
-        )
-        with self._reading() as db:
-            return [int(tokens) for tokens in db.scalars(query)]
+        # Read on every rerun of the chat page, for every message of the session: a constant
+        # Core statement, no ORM session.
+        with self._transactions.reading_statements() as connection:
+            return list(connection.execute(_SELECT_TOKEN_COUNTS, {"session": session_id}).scalars().all())
 
     def typical_reply_tokens(self, session_id: str) -> int | None:
         """The mean completion tokens of the session's replies, or None before the first reply."""
-        query = select(func.avg(Message.completion_tokens)).where(
-            Message.session_id == session_id, Message.role == "assistant"
-        )
-        with self._reading() as db:
-            mean = db.scalar(query)
+        with self._transactions.reading_statements() as connection:
+            mean = connection.execute(_SELECT_MEAN_REPLY_TOKENS, {"session": session_id}).scalar()
         return None if mean is None else round(float(mean))
 
     def set_session_model(self, session_id: str, *, model: str) -> SessionSummary:
@@ -378,6 +370,17 @@ _SELECT_LATEST_MESSAGES = (
     .where(Message.session_id == bindparam("session"))
     .order_by(Message.id.desc())
     .limit(bindparam("limit"))
+)
+# Rows from before token counting was stored fall back to the documented estimate:
+# ceil(characters / 4) plus the per-message framing.
+_TOKEN_ESTIMATE = (func.length(Message.content) + CHARS_PER_TOKEN - 1) / CHARS_PER_TOKEN + TOKENS_PER_MESSAGE
+_SELECT_TOKEN_COUNTS = (
+    select(type_coerce(func.coalesce(Message.content_tokens, _TOKEN_ESTIMATE), Integer))
+    .where(Message.session_id == bindparam("session"))
+    .order_by(Message.id)
+)
+_SELECT_MEAN_REPLY_TOKENS = select(func.avg(Message.completion_tokens)).where(
+    Message.session_id == bindparam("session"), Message.role == "assistant"
 )
 # The same, with the two times fetched as the driver gives them: a listing converts only
 # the rows that are read (see SessionList).

@@ -30,6 +30,19 @@ def test_a_new_chat_shows_the_forecast_of_its_first_message() -> None:
     assert any(caption.startswith(r"Next message ≈ \$0.0006008: 3 context tokens") for caption in captions(app))
 
 
+def test_the_forecast_follows_messages_written_elsewhere(store: ChatStore, provider: FakeProvider) -> None:
+    # The page keeps the history's token counts between reruns; a message written by another
+    # process (the REST API, another tab) must still show in the next rerun's forecast.
+    app = run_app().chat_input[0].set_value("hello").run()
+    session_id = app.query_params["session"]
+    before = next(caption for caption in captions(app) if caption.startswith("Next message"))
+    store.add_user_message(session_id, content="from the API", content_tokens=40)
+    after = next(caption for caption in captions(app.run()) if caption.startswith("Next message"))
+    # The 40 tokens of the new message join the context.
+    tokens = [int(text.split(": ", 1)[1].split(" context tokens")[0].replace(",", "")) for text in (before, after)]
+    assert tokens[1] == tokens[0] + 40
+
+
 def test_left_out_turns_are_announced(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     configure_app(monkeypatch, settings)
     monkeypatch.setenv("AI_MAX_CONTEXT_MESSAGES", "2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 import streamlit as st
@@ -9,7 +10,7 @@ import streamlit as st
 from smallchat.budgets import budget_statuses, set_budget
 from smallchat.config import Settings
 from smallchat.errors import BudgetExceeded, SmallChatError
-from smallchat.forecast import Forecast, context_window
+from smallchat.forecast import Forecast, context_window, forecast_from, forecast_next
 from smallchat.llm import list_models
 from smallchat.money import format_usd, usd_text
 from smallchat.repository import ChatStore, SessionSummary
@@ -19,6 +20,27 @@ from smallchat.ui.text import error_text, escape_dollars
 # The message held back by a budget, kept so that confirming or raising sends it as typed.
 HELD_MESSAGE = "held_message"
 CONFIRMED_OVER_BUDGET = "confirmed_over_budget"
+
+
+def page_forecast(store: ChatStore, settings: Settings, session: SessionSummary | None) -> Forecast:
+    """``forecast_next`` for the page, reading the session's history only when it changed."""
+    if session is None:
+        return forecast_next(store, settings, None)
+    history_tokens, typical_reply_tokens = _forecast_inputs(
+        store, session.id, session.message_count, session.updated_at
+    )
+    return forecast_from(
+        settings, session.model, history_tokens=history_tokens, typical_reply_tokens=typical_reply_tokens
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _forecast_inputs(
+    _store: ChatStore, session_id: str, message_count: int, updated_at: datetime
+) -> tuple[list[int], int | None]:
+    # Every message written moves the session's count and time, so a rerun (a click, a
+    # widget) reads nothing, however long the chat: the page's cost must not grow with it.
+    return _store.history_token_counts(session_id), _store.typical_reply_tokens(session_id)
 
 
 def render_forecast(forecast: Forecast) -> None:
