@@ -16,7 +16,6 @@ from typing import Any, overload
 from sqlalchemy import (
     Connection,
     Engine,
-    Integer,
     String,
     Update,
     and_,
@@ -288,7 +287,8 @@ class ChatStore:
         # Read on every rerun of the chat page, for every message of the session: a constant
         # Core statement, no ORM session.
         with self._transactions.reading_statements() as connection:
-            return list(connection.execute(_SELECT_TOKEN_COUNTS, {"session": session_id}).scalars().all())
+            counts = connection.execute(_SELECT_TOKEN_COUNTS, {"session": session_id}).scalars()
+            return [int(tokens) for tokens in counts]
 
     def typical_reply_tokens(self, session_id: str) -> int | None:
         """The mean completion tokens of the session's replies, or None before the first reply."""
@@ -373,9 +373,9 @@ _SELECT_LATEST_MESSAGES = (
 )
 # Rows from before token counting was stored fall back to the documented estimate:
 # ceil(characters / 4) plus the per-message framing.
-_TOKEN_ESTIMATE = (func.length(Message.content) + CHARS_PER_TOKEN - 1) / CHARS_PER_TOKEN + TOKENS_PER_MESSAGE
+_TOKEN_ESTIMATE = (func.length(Message.content) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE
 _SELECT_TOKEN_COUNTS = (
-    select(type_coerce(func.coalesce(Message.content_tokens, _TOKEN_ESTIMATE), Integer))
+    select(func.coalesce(Message.content_tokens, _TOKEN_ESTIMATE))
     .where(Message.session_id == bindparam("session"))
     .order_by(Message.id)
 )
