@@ -18,6 +18,16 @@ from tests.fake_provider import FakeProvider
 TEST_API_KEY = "sk-test-0123456789abcdef"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _release_app_resources() -> Iterator[None]:
+    """At the end, close what the pages cached (SDK clients, engines) rather than leave their
+    sockets to the garbage collector, whose ResourceWarning would fail the run after the fact."""
+    yield
+    import streamlit as st
+
+    st.cache_resource.clear()
+
+
 @pytest.fixture(scope="session")
 def _provider_server() -> Iterator[FakeProvider]:
     with FakeProvider() as server:

@@ -11,6 +11,7 @@ Run it by hand for the browser: ``python -m tests.fake_provider --port 8765``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -314,30 +315,18 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             )
 
         def _send_stream(self, reply: Reply) -> None:
-            # As real providers send it: chunked, on a connection kept open for the next request.
-            # A reply cut mid-event instead ends the body by closing the connection, as a dropped
-            # connection does.
-            self._chunked = not reply.cut_mid_event
+            # The connection closes after each stream: the SDK closes a stream's response once
+            # it has read [DONE], so a kept-alive one would rarely be reused anyway, and an idle
+            # pooled socket would outlive the test that opened it.
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
-            if self._chunked:
-                self.send_header("Transfer-Encoding", "chunked")
-            else:
-                self.send_header("Connection", "close")
-                self.close_connection = True
+            self.send_header("Connection", "close")
             self.end_headers()
+            self.close_connection = True
             # The client may stop reading mid-stream: that is a case under test, not a failure.
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._write_stream(reply)
-                if self._chunked:
-                    self.wfile.write(b"0\r\n\r\n")
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-
-        def _write_body(self, data: bytes) -> None:
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n" if self._chunked else data)
-            self.wfile.flush()
 
         def _write_stream(self, reply: Reply) -> None:
             def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -352,7 +341,8 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
 
             def send(payload: dict[str, Any] | str) -> None:
                 data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=reply.ascii_json)
-                self._write_body(f"data: {data}\n\n".encode("utf-8", "surrogatepass"))
+                self.wfile.write(f"data: {data}\n\n".encode("utf-8", "surrogatepass"))
+                self.wfile.flush()
 
             send(chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
             for position, text in enumerate(reply.chunks, start=1):
@@ -371,7 +361,8 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             if reply.stall_seconds:
                 time.sleep(reply.stall_seconds)
             if reply.cut_mid_event:
-                self._write_body(b'data: {"id": "chatcmpl-fake", "choi')
+                self.wfile.write(b'data: {"id": "chatcmpl-fake", "choi')
+                self.wfile.flush()
                 return
             if reply.error_after_chunks is not None:
                 send({"error": reply.error_after_chunks})

@@ -96,6 +96,19 @@ def test_rename_reset_and_delete(provider: FakeProvider, store: ChatStore) -> No
     assert "session" not in app.query_params
 
 
+def test_the_title_field_offers_the_stored_title_after_it_changed(provider: FakeProvider, store: ChatStore) -> None:
+    app = run_app()
+    app = send(app, "my first question")
+    session_id = app.query_params["session"]
+    # The first message named the chat after the field was first drawn (as "New chat").
+    assert app.text_input(key=f"title-{session_id}").value == "my first question"
+    store.rename_session(session_id, title="Renamed in another tab")
+    app = app.run()
+    assert app.text_input(key=f"title-{session_id}").value == "Renamed in another tab"
+    app.button(key="rename-save").click().run()  # Enter or Save without an edit: no change
+    assert store.get_session(session_id).title == "Renamed in another tab"
+
+
 def test_retry_sends_the_kept_message_once(provider: FakeProvider, store: ChatStore) -> None:
     provider.script(Failure(503, error_body("overloaded")))
     app = send(run_app(), "hello")
@@ -119,6 +132,8 @@ def test_a_rejected_configured_key_offers_a_field_for_another_one(provider: Fake
     key_field.input("sk-another-key-0123456789")
     app = next(b for b in app.button if b.label == "Use this key").click().run()
     assert not app.exception
+    # The rejection was about the old key: it is not shown again once another was given.
+    assert not any("rejected the API key" in shown(box.value) for box in [*app.error, *app.warning])
     app = app.button(key="retry").click().run()  # the kept message, now with the new key
     headers = {name.lower(): value for name, value in provider.chat_requests()[-1].headers.items()}
     assert headers["authorization"] == "Bearer sk-another-key-0123456789"

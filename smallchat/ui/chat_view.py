@@ -88,6 +88,9 @@ def _session_key_form() -> None:
 def _use_session_key() -> None:
     if key := st.session_state.get(_KEY_INPUT, "").strip():
         st.session_state[SESSION_API_KEY] = key
+        # The errors shown so far were about the old key; a message they left unanswered
+        # keeps its Retry button.
+        st.session_state.pop(LAST_ERROR, None)
 
 
 def send(

@@ -39,14 +39,24 @@ def _load_settings_once() -> Settings:
     return load_settings(secrets=_streamlit_secrets())
 
 
-@st.cache_resource(show_spinner=False)
+def _close_store(store: ChatStore) -> None:
+    store.engine.dispose()
+
+
+def _close_client(client: openai.OpenAI) -> None:
+    client.close()
+
+
+# Released (evicted, or the cache cleared): their connections are closed then, not left to
+# the garbage collector.
+@st.cache_resource(show_spinner=False, on_release=_close_store)
 def _load_store(database_url: str) -> ChatStore:
     engine = create_db_engine(database_url)
     upgrade_database(engine)
     return ChatStore(engine)
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16, on_release=_close_client)
 def _load_client(settings: Settings) -> openai.OpenAI:
     return make_client(settings)
 

@@ -102,7 +102,7 @@ def render_current_session(store: ChatStore, session: SessionSummary) -> None:
             st.popover(":material/edit:", width="stretch", help="Rename this chat"),
             st.form(f"rename-{session.id}", border=False),  # Enter saves, as in any form
         ):
-            new_title = st.text_input("Title", value=session.title, max_chars=200, key=f"title-{session.id}")
+            new_title = st.text_input("Title", max_chars=200, key=_title_field(session))
             if st.form_submit_button("Save", key="rename-save"):
                 _rename(store, session, new_title)
         st.button(
@@ -146,6 +146,21 @@ def _close_dialog() -> None:
     # dialog would stay open, asking again.
     _stop_confirming()
     st.rerun()
+
+
+def _title_field(session: SessionSummary) -> str:
+    """The title field's key, filled with the stored title whenever that changed.
+
+    A keyed widget keeps what it held across reruns and ignores a new ``value``: after the
+    first message named the chat, or a rename in another tab, it would still offer the old
+    title, and Enter would put it back.
+    """
+    key = f"title-{session.id}"
+    filled_from = f"{key}-filled-from"
+    if st.session_state.get(filled_from) != session.title:
+        st.session_state[key] = session.title
+        st.session_state[filled_from] = session.title
+    return key
 
 
 def _rename(store: ChatStore, session: SessionSummary, title: str) -> None:
