@@ -29,7 +29,7 @@ from pathlib import Path
 
 import openai
 
-from bench.harness import Figure, median_seconds, paired_medians, report
+from bench.harness import Figure, median_seconds, ratio_figure, report
 from smallchat.chat import start_reply
 from smallchat.config import Settings
 from smallchat.db import create_db_engine, upgrade_database
@@ -88,15 +88,13 @@ def bench_first_token(folder: Path, provider: FakeProvider, *, runs: int) -> Fig
         return elapsed
 
     ours(), baseline()  # warm up: connections, tokenizer, price table
-    ours_median, baseline_median = paired_medians(ours, baseline, runs=runs)
-    ratio = ours_median / baseline_median
-    return Figure(
+    return ratio_figure(
         "first token vs bare SDK",
-        ratio,
-        "x",
-        "<= 1.05",
-        ratio <= 1.05,
-        f"{ours_median * 1000:.1f} ms vs {baseline_median * 1000:.1f} ms (provider answers after 50 ms)",
+        ours,
+        baseline,
+        runs=runs,
+        at_most=1.05,
+        note=f"provider answers after {PROVIDER_DELAY_SECONDS * 1000:.0f} ms",
     )
 
 
@@ -148,15 +146,8 @@ def bench_long_session(folder: Path, provider: FakeProvider, *, long_messages: i
         return once
 
     long_rerun, short_rerun = rerun_for(long_id), rerun_for(short_id)
-    long_median, short_median = paired_medians(long_rerun, short_rerun, runs=runs)
-    ratio = long_median / short_median
-    return Figure(
-        f"page rerun, {long_messages:,} vs 50 messages",
-        ratio,
-        "x",
-        "<= 1.2",
-        ratio <= 1.2,
-        f"{long_median * 1000:.1f} ms vs {short_median * 1000:.1f} ms",
+    return ratio_figure(
+        f"page rerun, {long_messages:,} vs 50 messages", long_rerun, short_rerun, runs=runs, at_most=1.2
     )
 
 
@@ -204,15 +195,14 @@ def bench_startup(folder: Path, provider: FakeProvider, *, runs: int) -> Figure:
     def baseline() -> float:
         return first_render_seconds(ROOT / "bench" / "minimal_chat_app.py", env, folder)
 
-    ours_median, baseline_median = paired_medians(ours, baseline, runs=runs)
-    ratio = ours_median / baseline_median
-    return Figure(
+    return ratio_figure(
         "start-up vs minimal chat app",
-        ratio,
-        "x",
-        "<= 1.5",
-        ratio <= 1.5,
-        f"{ours_median * 1000:.0f} ms vs {baseline_median * 1000:.0f} ms (first render, fresh process)",
+        ours,
+        baseline,
+        runs=runs,
+        at_most=1.5,
+        ms_digits=0,
+        note="first render, fresh process",
     )
 
 
@@ -279,16 +269,7 @@ def bench_list_sessions(folder: Path, *, sessions: int, runs: int) -> Figure:
         return time.perf_counter() - started
 
     ours(), baseline()
-    ours_median, baseline_median = paired_medians(ours, baseline, runs=runs)
-    ratio = ours_median / baseline_median
-    return Figure(
-        f"list {sessions:,} sessions with totals vs sqlite3",
-        ratio,
-        "x",
-        "<= 1.3",
-        ratio <= 1.3,
-        f"{ours_median * 1000:.1f} ms vs {baseline_median * 1000:.1f} ms",
-    )
+    return ratio_figure(f"list {sessions:,} sessions with totals vs sqlite3", ours, baseline, runs=runs, at_most=1.3)
 
 
 def main(argv: list[str] | None = None) -> list[Figure]:

@@ -50,6 +50,23 @@ def paired_medians(ours: Callable[[], float], baseline: Callable[[], float], *, 
     return statistics.median(ours_samples), statistics.median(baseline_samples)
 
 
+def ratio_figure(
+    name: str,
+    ours: Callable[[], float],
+    baseline: Callable[[], float],
+    *,
+    runs: int,
+    at_most: float,
+    ms_digits: int = 1,
+    note: str = "",
+) -> Figure:
+    """``ours`` over ``baseline`` (paired medians) as a figure whose target is ``<= at_most``."""
+    ours_median, baseline_median = paired_medians(ours, baseline, runs=runs)
+    ratio = ours_median / baseline_median
+    detail = f"{ours_median * 1000:.{ms_digits}f} ms vs {baseline_median * 1000:.{ms_digits}f} ms"
+    return Figure(name, ratio, "x", f"<= {at_most:g}", ratio <= at_most, f"{detail} ({note})" if note else detail)
+
+
 def machine() -> dict[str, str]:
     import os
 
