@@ -7,6 +7,7 @@ the reply with its usage and exact cost.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,15 @@ from smallchat.usage import TokenUsage
 
 if TYPE_CHECKING:
     import openai
+
+
+# Messages are prepared one at a time (history read, checks, the user's message saved): the
+# work is Python and a local database, so under the interpreter lock interleaving gains
+# nothing, and fifty preparations interleaved would all finish together, at the end, before
+# any request left for the provider. Taking turns, each request leaves as soon as its own
+# preparation is done, and the provider's wait for the earlier ones overlaps the later ones'.
+# The wait for the provider is outside the lock.
+_preparing = threading.Lock()
 
 
 def parse_session_id(raw: str) -> str:
@@ -173,6 +183,23 @@ def start_reply(
     Raises InvalidInput, SessionNotFound or BudgetExceeded before anything is saved, and
     ProviderError after the user's message is saved (it stays, ready to be retried as it is).
     """
+    with _preparing:
+        model, forecast, context = _prepare(store, settings, session_id, text, confirm_over_budget)
+    stream = open_reply_stream(client, settings, model=model, messages=context)
+    return PendingReply(
+        store=store,
+        settings=settings,
+        session_id=session_id,
+        model=model,
+        forecast=forecast,
+        stream=stream,
+    )
+
+
+def _prepare(
+    store: ChatStore, settings: Settings, session_id: str, text: str | None, confirm_over_budget: bool
+) -> tuple[str, Forecast, list[ChatMessage]]:
+    """The session's model, the reply's forecast and the context to send, with ``text`` saved."""
     session, history = store.get_session_with_messages(session_id)
     model = session.model
     if text is None:
@@ -189,16 +216,7 @@ def start_reply(
         enforce_budgets(store, budgets, session, forecast=forecast.expected_cost, confirmed=confirm_over_budget)
     if text is not None:
         history.append(store.add_user_message(session_id, content=text, content_tokens=draft_tokens))
-    context = build_context(settings, history, forecast.plan)
-    stream = open_reply_stream(client, settings, model=model, messages=context)
-    return PendingReply(
-        store=store,
-        settings=settings,
-        session_id=session_id,
-        model=model,
-        forecast=forecast,
-        stream=stream,
-    )
+    return model, forecast, build_context(settings, history, forecast.plan)
 
 
 def send_message(
