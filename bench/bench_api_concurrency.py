@@ -7,7 +7,7 @@ Everything stays on 127.0.0.1. For each mode (a JSON reply, a streamed reply), r
 few single requests then 50 concurrent ones (each on its own session); the figure is
 median(50 at once) / median(one alone). Target: at most 2.0.
 
-    /work/venv/bin/python bench/bench_api_concurrency.py [--concurrency 50] [--rounds 7] [--workers 1]
+    .venv/bin/python bench/bench_api_concurrency.py [--concurrency 50] [--rounds 7] [--workers 1]
 
 Prints a table and writes JSON to bench/results/ (git-ignored).
 """
