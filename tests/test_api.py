@@ -6,6 +6,7 @@ $2.00 output per 1M tokens.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import subprocess
@@ -774,6 +775,15 @@ def test_an_unusable_database_stops_the_server_at_startup_saying_why(settings: S
     app = create_app(with_settings(settings, database_url=f"sqlite:///{missing_folder}"))
     with pytest.raises(StorageError, match="The folder for the database does not exist"), TestClient(app):
         pass
+
+
+def test_what_startup_loaded_is_kept_from_the_collector_while_serving_and_released_at_stop(
+    settings: Settings,
+) -> None:
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/health").status_code == 200
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
 
 
 def test_settings_come_from_the_environment_when_none_are_given(
