@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from smallchat import errors
 from smallchat.config import Settings
@@ -304,6 +304,15 @@ def redact_secrets(text: str, secrets: Sequence[str]) -> str:
     return _KEY_LIKE.sub("[redacted]", text)
 
 
+def shown_url(url: str) -> str:
+    """``url`` as messages show it: no user name, password or query, where a key may have been put."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return url.split("?", 1)[0]
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 def translate_error(
     error: openai.OpenAIError,
     *,
@@ -314,7 +323,7 @@ def translate_error(
     """The user-facing error for an SDK exception."""
     detail = _provider_detail(error, redact)
     suffix = f" The provider said: {detail}" if detail else ""
-    where = f" at {base_url}" if base_url else ""
+    where = f" at {shown_url(base_url)}" if base_url else ""
 
     if isinstance(error, openai.APITimeoutError):
         return errors.ProviderTimeout(

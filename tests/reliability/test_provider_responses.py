@@ -369,6 +369,25 @@ def test_refused_connection_names_the_address(store: ChatStore, settings: Settin
 
 
 @pytest.mark.parametrize(
+    ("credentials", "query"),
+    [
+        pytest.param("user:sk-in-the-url-123@", "", id="user-and-password"),
+        pytest.param("", "?api-key=sk-in-the-query-123", id="query"),
+    ],
+)
+def test_an_address_carrying_credentials_is_named_without_them(
+    store: ChatStore, settings: Settings, session_id: str, credentials: str, query: str
+) -> None:
+    address = free_port_url()  # http://127.0.0.1:<port>/v1
+    with_key = address.replace("http://", f"http://{credentials}") + query
+    closed = replace(settings, base_url=with_key)
+    words = fails_with(store, make_client(closed), closed, session_id, errors.ProviderUnreachable)
+    assert words == (
+        f"Could not connect to the AI provider at {address}. Check AI_BASE_URL and your network, then try again."
+    )
+
+
+@pytest.mark.parametrize(
     "placement",
     [
         pytest.param("final_chunk", id="usage-in-a-last-chunk"),
