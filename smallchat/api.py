@@ -53,7 +53,7 @@ from smallchat.api_schemas import (
     restore_null_examples,
 )
 from smallchat.chat import PendingReply, parse_session_id, send_message, start_reply
-from smallchat.config import Settings, load_settings
+from smallchat.config import Settings, load_settings, read_secrets_files
 from smallchat.db import create_db_engine, upgrade_database
 from smallchat.errors import SmallChatError
 from smallchat.llm import make_client
@@ -99,7 +99,7 @@ class ApiResources:
         """Read the settings (if not given) and open the database, upgrading its schema."""
         with self._lock:
             if self._settings is None:
-                self._settings = load_settings()
+                self._settings = load_settings(secrets=read_secrets_files())
             if self._store is None:
                 engine = create_db_engine(self._settings.database_url)
                 upgrade_database(engine)

@@ -1,14 +1,16 @@
 """One Settings object, read from the environment, a .env file and Streamlit secrets.
 
 Precedence, highest first: process environment, ``.env`` in the working directory,
-Streamlit secrets (passed in by the UI as a plain mapping), built-in defaults.
-The core never imports streamlit: the UI hands ``st.secrets`` over as a dict.
+Streamlit secrets (passed in by the UI as a plain mapping; the REST API reads the same
+files itself), built-in defaults. The core never imports streamlit: the UI hands
+``st.secrets`` over as a dict.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -169,6 +171,31 @@ def load_settings(
     settings = Settings(**values)
     _check_custom_rates(settings)
     return settings
+
+
+def secrets_file_paths() -> list[Path]:
+    """Where Streamlit looks for ``secrets.toml``, in its order: the user's, then the project's."""
+    return [Path.home() / ".streamlit" / "secrets.toml", Path(".streamlit") / "secrets.toml"]
+
+
+def read_secrets_files(paths: Sequence[Path] | None = None) -> dict[str, Any]:
+    """The top-level values of Streamlit's secrets files, for a process that does not run Streamlit.
+
+    The REST API reads the same secrets as the chat page, so that both use one database and a
+    token kept only in ``secrets.toml`` still protects the API. A later file overrides an earlier
+    one, as in Streamlit. A file that does not parse stops the caller with its name: silently
+    ignored, it could leave the API open.
+    """
+    values: dict[str, Any] = {}
+    for path in secrets_file_paths() if paths is None else paths:
+        if not path.is_file():
+            continue
+        try:
+            parsed = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path} is not valid TOML ({error}). Fix it or remove it.") from None
+        values.update({key: value for key, value in parsed.items() if not isinstance(value, dict)})
+    return values
 
 
 def _check_custom_rates(settings: Settings) -> None:

@@ -797,6 +797,42 @@ def test_settings_come_from_the_environment_when_none_are_given(
         assert chat(client, session_id, "hello").json()["reply"]["content"] == "Echo: hello"
 
 
+def streamlit_secrets(folder: Path, text: str) -> None:
+    (folder / ".streamlit").mkdir(parents=True)
+    (folder / ".streamlit" / "secrets.toml").write_text(text, encoding="utf-8")
+
+
+def test_the_api_reads_streamlit_secrets_like_the_chat_page_the_project_file_first(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path
+) -> None:
+    configure_app(monkeypatch, settings)
+    monkeypatch.delenv("API_TOKEN", raising=False)
+    monkeypatch.delenv("UI_URL", raising=False)
+    home, project = tmp_path / "home", tmp_path / "project"
+    streamlit_secrets(home, 'API_TOKEN = "token-from-home"\nUI_URL = "http://ui.example"\n')
+    streamlit_secrets(project, 'API_TOKEN = "token-from-project"\n[connections]\nignored = 1\n')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(project)
+    with TestClient(create_app()) as client:
+        assert client.post("/sessions").status_code == 401
+        assert client.post("/sessions", headers={"Authorization": "Bearer token-from-home"}).status_code == 401
+        allowed = {"Authorization": "Bearer token-from-project"}
+        response = client.get("/new_session", headers=allowed, follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"].startswith("http://ui.example/?session=")
+
+
+def test_a_secrets_file_that_does_not_parse_stops_the_api_at_startup_naming_it(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path
+) -> None:
+    configure_app(monkeypatch, settings)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    streamlit_secrets(tmp_path, 'API_TOKEN = "unterminated\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"\.streamlit/secrets\.toml is not valid TOML"), TestClient(create_app()):
+        pass
+
+
 def test_a_message_over_budget_is_refused_with_the_numbers_until_confirmed(
     api: TestClient, provider: FakeProvider, session_id: str, store: ChatStore
 ) -> None:
