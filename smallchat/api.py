@@ -161,7 +161,9 @@ async def require_token(
         raise HTTPException(
             401, "This API needs a token: send 'Authorization: Bearer <API_TOKEN>'.", {"WWW-Authenticate": "Bearer"}
         )
-    if not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
+    # The header arrives as bytes decoded as Latin-1; encoded back, they are what the client sent,
+    # which for a token typed as text (curl, a script) is its UTF-8.
+    if not secrets.compare_digest(credentials.credentials.encode("latin-1"), expected.encode()):
         raise HTTPException(401, "The API token is not valid.", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 

@@ -734,6 +734,13 @@ def test_with_the_right_token_every_endpoint_answers(locked_api: TestClient, pro
     assert locked_api.delete(f"/sessions/{session_id}", headers=auth).status_code == 204
 
 
+def test_a_token_beyond_ascii_is_accepted_as_clients_send_it_in_utf8(settings: Settings) -> None:
+    with TestClient(create_app(with_settings(settings, api_token="t\u00f6k\u20acn"))) as client:
+        assert client.post("/sessions", headers={"Authorization": "Bearer t\u00f6k\u20acn".encode()}).status_code == 201
+        # The same characters in another encoding are other bytes: not the token.
+        assert client.post("/sessions", headers={"Authorization": b"Bearer t\xf6k"}).status_code == 401
+
+
 def test_with_a_token_set_the_docs_stay_open_as_they_hold_no_data(locked_api: TestClient) -> None:
     assert locked_api.get("/docs").status_code == 200
     assert locked_api.get("/openapi.json").json()["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
