@@ -8,6 +8,7 @@ the reply with its usage and exact cost.
 from __future__ import annotations
 
 import threading
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,9 +45,14 @@ def parse_session_id(raw: str) -> str:
         raise InvalidInput("That chat link is not valid: the session id is not a UUID.") from None
 
 
+def _is_blank(text: str) -> bool:
+    """Nothing to read: only whitespace and invisible format characters (zero-width space, BOM, soft hyphen)."""
+    return all(character.isspace() or unicodedata.category(character) == "Cf" for character in text)
+
+
 def validate_message(text: str, settings: Settings) -> str:
     """The message to send, or InvalidInput saying why it cannot be sent."""
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or _is_blank(text):
         raise InvalidInput("The message is empty. Type something to send.")
     if len(text) > settings.max_message_chars:
         raise InvalidInput(

@@ -38,6 +38,11 @@ def chat_log(app) -> list[tuple[str, str]]:
         pytest.param("", "The message is empty. Type something to send.", id="empty"),
         pytest.param(" \n\t\u3000 ", "The message is empty. Type something to send.", id="whitespace-only"),
         pytest.param(
+            "\u200b\ufeff\u00ad\u200d \n",
+            "The message is empty. Type something to send.",
+            id="invisible-characters-only",
+        ),
+        pytest.param(
             "nul\x00inside",
             r"The message contains a NUL character (\x00), which cannot be stored. Remove it and send again.",
             id="nul-character",
@@ -83,6 +88,15 @@ def test_refused_input_in_the_page_is_a_warning_and_creates_no_chat(store: ChatS
     assert not app.exception
     assert words in shown(app.warning[0].value)
     assert store.count_sessions() == 0
+
+
+def test_invisible_characters_among_visible_ones_are_sent_and_stored_as_typed(
+    store: ChatStore, client: openai.OpenAI, settings: Settings, provider: FakeProvider, session_id: str
+) -> None:
+    text = "\u200b\U0001f469\U0001f3fd\u200d\U0001f4bb soft\u00adhyphen"  # woman technologist, joined
+    send_message(store, client, settings, session_id=session_id, text=text)
+    assert stored(store, session_id)[0] == ("user", text)
+    assert provider.chat_requests()[0].body["messages"][-1] == {"role": "user", "content": text}
 
 
 def test_200kb_paste_under_a_raised_limit_is_stored_once_and_sent_whole(
