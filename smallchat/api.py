@@ -30,6 +30,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from smallchat.api_body_limit import BodySizeLimit, body_limit_bytes
 from smallchat.api_errors import (
     ERRORS_DESCRIPTION,
     INTERNAL_ERROR,
@@ -132,11 +133,18 @@ class ApiResources:
                 self._client = self._client or client
         return self._client
 
+    def body_limit_bytes(self) -> int | None:
+        """The largest request body accepted; None until the settings are read."""
+        return None if self._settings is None else body_limit_bytes(self._settings.max_message_chars)
+
     def close(self) -> None:
         with self._lock:
             if self._store is not None:
                 self._store.engine.dispose()
                 self._store = None
+            if self._client is not None:
+                self._client.close()  # its pooled connections to the provider
+                self._client = None
 
 
 # The small dependencies are ``async``: each sync one would cost a trip to the thread pool.
@@ -554,6 +562,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=resources.body_limit_bytes)
     app.include_router(health_router)
     app.include_router(router)
     return app

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from smallchat.api_body_limit import CODE as BODY_TOO_LARGE
 from smallchat.api_schemas import (
     ErrorOut,
     FieldErrorOut,
@@ -31,6 +32,7 @@ from smallchat.repository import MessageRecord
 
 logger = logging.getLogger("smallchat.api")
 
+UNREADABLE_BODY = "the body could not be read as JSON (not UTF-8, or nested too deeply)"
 INTERNAL_ERROR = "Something went wrong on the server. The error was logged; try again."
 
 ERRORS_DESCRIPTION = """
@@ -47,6 +49,7 @@ ERRORS_DESCRIPTION = """
 | 404 | `model_not_found` | the provider does not know the model |
 | 413 | `request_too_large` | the provider refused the request's size |
 | 413 | `context_too_long` | the conversation no longer fits the model's context window |
+| 413 | `body_too_large` | the request body is larger than a chat request with the longest message allowed |
 | 422 | `invalid_input` | empty, blank or too long message; malformed session id |
 | 422 | `invalid_request` | unknown or missing fields or parameters, a body that is not JSON |
 | 429 | `rate_limited` | the provider is rate limiting (after the configured retries) |
@@ -156,6 +159,8 @@ def _field_error(problem: dict[str, Any]) -> FieldErrorOut:
         "extra_forbidden": "unknown parameter" if problem.get("loc", ("",))[0] == "query" else "unknown field",
         "missing": "required",
         "json_invalid": "the body is not valid JSON",
+        # A body that is JSON but not an object, or sent as another content type (a form, text).
+        "model_attributes_type": "the body must be a JSON object, sent with Content-Type: application/json",
     }.get(kind, str(problem.get("msg", "invalid")))
     return FieldErrorOut(field=field, message=message)
 
@@ -163,11 +168,15 @@ def _field_error(problem: dict[str, Any]) -> FieldErrorOut:
 async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     if error.status_code == 400:
-        # FastAPI's answer to a body that is not even text (not UTF-8): invalid JSON like any
-        # other, so it gets the same 422 as a JSON syntax error.
-        problem = FieldErrorOut(field="body", message="the body is not valid JSON (not UTF-8 text)")
+        # FastAPI's answer to a body it could not decode (not UTF-8, or nested deeper than the
+        # parser goes): invalid JSON like any other, so it gets the same 422 as a syntax error.
+        problem = FieldErrorOut(
+            field="body", message="the body could not be read as JSON (not UTF-8, or nested too deeply)"
+        )
         detail = f"The request is not valid: {problem.message}."
         return _error_response(422, detail, "invalid_request", errors=[problem])
+    if error.status_code == 413:
+        return _error_response(413, str(error.detail), BODY_TOO_LARGE)
     code = HTTPStatus(error.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
     return _error_response(error.status_code, str(error.detail), code, headers=error.headers)
 

@@ -7,6 +7,7 @@ $2.00 output per 1M tokens.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import re
 import subprocess
@@ -484,11 +485,30 @@ def test_empty_blank_and_oversize_messages_are_422_and_nothing_is_saved(
             {"content": b"{not json", "headers": {"content-type": "application/json"}},
             [{"field": "body", "message": "the body is not valid JSON"}],
         ),
-        (
+        pytest.param(
             {"content": b'{"message": "\xff"}', "headers": {"content-type": "application/json"}},
-            [{"field": "body", "message": "the body is not valid JSON (not UTF-8 text)"}],
+            [{"field": "body", "message": "the body could not be read as JSON (not UTF-8, or nested too deeply)"}],
+            id="not-utf-8",
+        ),
+        pytest.param(
+            {
+                "content": b'{"message": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                "headers": {"content-type": "application/json"},
+            },
+            [{"field": "body", "message": "the body could not be read as JSON (not UTF-8, or nested too deeply)"}],
+            id="nested-too-deeply",
         ),
         ({"json": {"message": "hi"}, "params": {"strem": "1"}}, [{"field": "strem", "message": "unknown parameter"}]),
+        pytest.param(
+            {"content": b"message=hi", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+            [{"field": "body", "message": "the body must be a JSON object, sent with Content-Type: application/json"}],
+            id="a-form",
+        ),
+        pytest.param(
+            {"json": ["hi"]},
+            [{"field": "body", "message": "the body must be a JSON object, sent with Content-Type: application/json"}],
+            id="a-json-list",
+        ),
     ],
 )
 def test_malformed_requests_are_422_naming_what_is_wrong(
@@ -505,6 +525,32 @@ def test_malformed_requests_are_422_naming_what_is_wrong(
     assert body["errors"] == errors
     assert body["detail"].startswith("The request is not valid: ")
     assert provider.chat_requests() == []
+
+
+JSON = {"content-type": "application/json"}
+
+
+def test_a_body_larger_than_the_longest_message_needs_is_413_before_it_is_read(
+    settings: Settings, store: ChatStore, provider: FakeProvider
+) -> None:
+    # 10 characters at most: 10 x 12 bytes (each an escaped surrogate pair) + 16,384 = 16,504 bytes.
+    limit_words = "The request body is too large: the limit is 16,504 bytes (room for a message of MAX_MESSAGE_CHARS)."
+    with TestClient(create_app(with_settings(settings, max_message_chars=10))) as client:
+        session_id = client.post("/sessions").json()["id"]
+        oversize = json.dumps({"message": "x" * 16_500}).encode()  # 16,515 bytes
+        declared = client.post(f"/sessions/{session_id}/chat", content=oversize, headers=JSON)
+        # Sent in pieces without a Content-Length: counted as it arrives.
+        pieces = iter([oversize[:8000], oversize[8000:]])
+        undeclared = client.post(f"/sessions/{session_id}/chat", content=pieces, headers=JSON)
+        # The longest allowed message in the longest form still fits.
+        longest = json.dumps({"message": "\U0001f600" * 10, "stream": False, "confirm_over_budget": False})
+        accepted = client.post(f"/sessions/{session_id}/chat", content=longest.encode(), headers=JSON)
+    for response in (declared, undeclared):
+        assert response.status_code == 413
+        assert response.json() == {"detail": limit_words, "code": "body_too_large"}
+    assert accepted.status_code == 200, accepted.text
+    assert [m.role for m in store.list_messages(session_id)] == ["user", "assistant"]
+    assert len(provider.chat_requests()) == 1
 
 
 def test_a_malformed_request_does_not_echo_the_input(api: TestClient, session_id: str) -> None:
