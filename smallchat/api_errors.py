@@ -9,6 +9,7 @@ becomes a generic 500 whose details go to the server log only.
 from __future__ import annotations
 
 import logging
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -27,7 +28,7 @@ from smallchat.api_schemas import (
     ValidationErrorOut,
     error_code,
 )
-from smallchat.errors import SmallChatError
+from smallchat.errors import RateLimited, SmallChatError
 from smallchat.repository import MessageRecord
 
 logger = logging.getLogger("smallchat.api")
@@ -137,7 +138,11 @@ async def _on_smallchat_error(request: Request, error: Exception) -> JSONRespons
             detail=str(error), code=error_code(error), partial_reply=MessageOut.from_record(partial)
         )
         return JSONResponse(body.model_dump(mode="json"), status_code=error.http_status)
-    return _error_response(error.http_status, str(error), error_code(error))
+    headers = None
+    if isinstance(error, RateLimited) and error.retry_after_seconds is not None:
+        # Passed on, so that a client's own retry logic waits as long as the provider asked.
+        headers = {"Retry-After": str(math.ceil(error.retry_after_seconds))}
+    return _error_response(error.http_status, str(error), error_code(error), headers=headers)
 
 
 async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:

@@ -77,6 +77,10 @@ class ContextTooLong(ProviderError):
 class RateLimited(ProviderError):
     http_status = 429
 
+    def __init__(self, message: str, *, retry_after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds  # the wait the provider asked for, if it said
+
 
 class ProviderUnavailable(ProviderError):
     http_status = 503

@@ -351,7 +351,9 @@ def translate_error(
     if status == 429:
         wait = _retry_after_seconds(error)
         when = f"It asks to wait {_describe_wait(wait)}, then retry." if wait else "Wait a moment, then retry."
-        return errors.RateLimited(f"The AI provider is rate limiting requests (429). {when}" + suffix)
+        return errors.RateLimited(
+            f"The AI provider is rate limiting requests (429). {when}" + suffix, retry_after_seconds=wait
+        )
     if status in (400, 422) and _is_context_length_error(error):
         return errors.ContextTooLong(
             "This conversation is now too long for the model's context window. Start a new chat, "

@@ -646,6 +646,20 @@ def test_provider_errors_map_to_status_codes_with_the_chat_pages_words(
     assert [(m.role, m.content) for m in store.list_messages(session_id)] == [("user", "hello")]
 
 
+def test_a_rate_limit_passes_on_the_wait_the_provider_asked_for(
+    api: TestClient, provider: FakeProvider, session_id: str
+) -> None:
+    provider.script(Failure(429, error_body("Rate limit reached"), headers={"retry-after-ms": "2500"}))
+    response = chat(api, session_id, "hello")
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "3"  # 2.5 s, in the header's whole seconds, rounded up
+    assert response.json()["detail"].startswith(
+        "The AI provider is rate limiting requests (429). It asks to wait 3 seconds"
+    )
+    provider.script(Failure(429, error_body("Rate limit reached")))
+    assert "retry-after" not in chat(api, session_id, "hello").headers  # nothing asked, nothing promised
+
+
 def test_an_unknown_model_is_404_model_not_found(api: TestClient, provider: FakeProvider, session_id: str) -> None:
     provider.script(Failure(404, error_body("The model does not exist")))
     response = chat(api, session_id, "hello")
