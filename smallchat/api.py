@@ -279,7 +279,7 @@ _STREAM_DOC = (
                 }
             },
         },
-        **documented_errors(*_SESSION, *_PROVIDER),
+        **documented_errors(*_SESSION, *_PROVIDER, partial_reply=True),
     },
 )
 def chat(session_id: SessionId, body: ChatRequest, api: Api) -> Any:
@@ -292,7 +292,7 @@ def chat(session_id: SessionId, body: ChatRequest, api: Api) -> Any:
     description="After a provider error the message stays in the history; this asks for its reply. "
     "422 when the last message already has a reply.",
     response_model=ChatOut,
-    responses={**documented_errors(*_SESSION, *_PROVIDER)},
+    responses={**documented_errors(*_SESSION, *_PROVIDER, partial_reply=True)},
 )
 def retry(session_id: SessionId, api: Api, body: RetryRequest | None = None) -> Any:
     body = body or RetryRequest()

@@ -97,12 +97,23 @@ ERROR_EXAMPLES: dict[int, dict[str, Any]] = {
 }
 
 
-def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+# A provider that fails after part of a reply arrived: a stream cut or refused (502), a server
+# failing or gone (503), a stall (504). The part is saved and the error carries it.
+PARTIAL_REPLY_STATUSES = (502, 503, 504)
+
+
+def documented_errors(*statuses: int, partial_reply: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The error responses of an operation; with ``partial_reply``, those that may carry one."""
     documented: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
+        model: Any = ValidationErrorOut if status == 422 else ErrorOut
+        description = HTTPStatus(status).phrase
+        if partial_reply and status in PARTIAL_REPLY_STATUSES:
+            model = ErrorOut | ProviderErrorOut
+            description += "; with `partial_reply` when part of the reply arrived (saved, incomplete)"
         documented[status] = {
-            "model": ValidationErrorOut if status == 422 else ErrorOut,
-            "description": HTTPStatus(status).phrase,
+            "model": model,
+            "description": description,
             "content": {"application/json": {"example": ERROR_EXAMPLES[status]}},
         }
     return documented

@@ -56,6 +56,15 @@ _REPLY_EXAMPLE = {
     "cost": {"usd": "0.0006695", "status": "exact", "tariff": _TARIFF_EXAMPLE},
     "complete": True,
 }
+# Cut after two words: 86 * 0.25 + 1920 * 0.025 + 2 * 2.00 = 73.5 USD per 1M tokens, the
+# output counted from the text (the provider sent no usage before failing).
+_PARTIAL_REPLY_EXAMPLE = {
+    **_REPLY_EXAMPLE,
+    "content": "Cached input",
+    "usage": {**_USAGE_EXAMPLE, "completion_tokens": 2, "estimated": True},
+    "cost": {"usd": "0.0000735", "status": "estimated", "tariff": _TARIFF_EXAMPLE},
+    "complete": False,
+}
 _SESSION_EXAMPLE = {
     "id": SESSION_ID_EXAMPLE,
     "title": "What does prompt caching save?",
@@ -301,6 +310,14 @@ class SessionUsageOut(BaseModel):
 
 class ProviderErrorOut(ErrorOut):
     """A provider error after part of the reply arrived: that part was saved, and costs money."""
+
+    model_config = _examples(
+        {
+            "detail": "The AI provider stopped with an error. The provider said: overloaded",
+            "code": "provider_error",
+            "partial_reply": _PARTIAL_REPLY_EXAMPLE,
+        }
+    )
 
     partial_reply: MessageOut = Field(description="The part of the reply saved before the error (incomplete).")
 

@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from smallchat.api import create_app, delta_event
-from smallchat.api_schemas import DeltaOut
+from smallchat.api_schemas import DeltaOut, ProviderErrorOut
 from smallchat.budgets import set_budget
 from smallchat.config import Settings
 from smallchat.errors import ConfigError, StorageError
@@ -229,6 +229,12 @@ def test_json_chat_error_mid_reply_carries_the_saved_partial_reply_and_its_cost(
     history = api.get(f"/sessions/{session_id}/history").json()
     assert history["messages"][-1] == partial
     assert history["total_cost_usd"] == partial["cost"]["usd"]
+    # As documented: the 502 of this operation may be a ProviderErrorOut, and this one is.
+    responses = api.get("/openapi.json").json()["paths"]["/sessions/{session_id}/chat"]["post"]["responses"]
+    assert {"$ref": "#/components/schemas/ProviderErrorOut"} in responses["502"]["content"]["application/json"][
+        "schema"
+    ]["anyOf"]
+    ProviderErrorOut.model_validate(body)
 
 
 @pytest.mark.parametrize(
