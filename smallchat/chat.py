@@ -11,6 +11,7 @@ import threading
 import unicodedata
 import uuid
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,12 +29,14 @@ if TYPE_CHECKING:
     import openai
 
 
-# Messages are prepared one at a time (history read, checks, the user's message saved): the
-# work is Python and a local database, so under the interpreter lock interleaving gains
-# nothing, and fifty preparations interleaved would all finish together, at the end, before
-# any request left for the provider. Taking turns, each request leaves as soon as its own
-# preparation is done, and the provider's wait for the earlier ones overlaps the later ones'.
-# The wait for the provider is outside the lock.
+# On a database inside this process (SQLite), messages are prepared one at a time (history
+# read, checks, the user's message saved): the work is all Python and local file access, so
+# under the interpreter lock interleaving gains nothing, and fifty preparations interleaved
+# would all finish together, at the end, before any request left for the provider. Taking
+# turns, each request leaves as soon as its own preparation is done, and the provider's wait
+# for the earlier ones overlaps the later ones'. The wait for the provider is outside the
+# lock. A database server (PostgreSQL) is different: preparations there mostly wait on the
+# network, and those waits overlap best when the preparations do.
 _preparing = threading.Lock()
 
 
@@ -189,7 +192,7 @@ def start_reply(
     Raises InvalidInput, SessionNotFound or BudgetExceeded before anything is saved, and
     ProviderError after the user's message is saved (it stays, ready to be retried as it is).
     """
-    with _preparing:
+    with _preparing if store.database_in_process else nullcontext():
         model, forecast, context = _prepare(store, settings, session_id, text, confirm_over_budget)
     stream = open_reply_stream(client, settings, model=model, messages=context)
     return PendingReply(

@@ -123,6 +123,11 @@ class ChatStore:
         self._writing = self._transactions.writing
         self.budgets = BudgetStore(self._transactions)
 
+    @property
+    def database_in_process(self) -> bool:
+        """True for SQLite, whose work runs in this process; False for a database server."""
+        return self.engine.dialect.name == "sqlite"
+
     # Sessions ---------------------------------------------------------------------------
 
     def create_session(self, *, model: str, title: str = DEFAULT_TITLE) -> SessionSummary:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import openai
@@ -144,3 +145,42 @@ def test_a_client_that_hangs_up_mid_stream_leaves_the_partial_reply_saved_as_inc
     assert reply.complete is False
     assert reply.content and "".join(words).startswith(reply.content)
     assert reply.content != "".join(words)
+
+
+def preparations_at_once(store: ChatStore, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many of 6 simultaneous messages were being prepared (history read) at the same moment."""
+    counts = {"now": 0, "most": 0}
+    guard = threading.Lock()
+    read = ChatStore.get_session_with_messages
+
+    def slow_read(self: ChatStore, session_id: str) -> Any:
+        with guard:
+            counts["now"] += 1
+            counts["most"] = max(counts["most"], counts["now"])
+        time.sleep(0.05)  # long enough for the others to arrive, were they let in
+        with guard:
+            counts["now"] -= 1
+        return read(self, session_id)
+
+    monkeypatch.setattr(ChatStore, "get_session_with_messages", slow_read)
+    sessions = [store.create_session(model=settings.model_name).id for _ in range(6)]
+    client = openai.OpenAI(api_key=settings.api_key, base_url=settings.base_url, max_retries=0)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        replies = list(pool.map(lambda sid: send_message(store, client, settings, session_id=sid, text="hi"), sessions))
+    assert [reply.content for reply in replies] == ["Echo: hi"] * 6
+    return counts["most"]
+
+
+def test_on_sqlite_messages_are_prepared_one_at_a_time(
+    store: ChatStore, settings: Settings, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert store.database_in_process
+    assert preparations_at_once(store, settings, monkeypatch) == 1
+
+
+def test_on_a_database_server_preparations_overlap(
+    store: ChatStore, settings: Settings, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a PostgreSQL store reports; the preparations' network waits overlap there.
+    monkeypatch.setattr(ChatStore, "database_in_process", property(lambda self: False))
+    assert preparations_at_once(store, settings, monkeypatch) > 1
