@@ -95,6 +95,7 @@ class ApiResources:
         self._store: ChatStore | None = None
         self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()
+        self.startup_error: SmallChatError | None = None  # what stopped the start-up, if anything
 
     def open(self) -> None:
         """Read the settings (if not given) and open the database, upgrading its schema."""
@@ -527,6 +528,31 @@ class _ReplyStreamResponse(StreamingResponse):
 # The app ----------------------------------------------------------------------------------
 
 
+class StartupFailureInWords:
+    """ASGI middleware: a start-up stopped by a SmallChat error is reported in its words alone.
+
+    Starlette reports a failed start-up with the whole traceback, which uvicorn prints; for a
+    bad setting or an unusable database the error's text says all there is to say.
+    """
+
+    def __init__(self, app: Any, resources: ApiResources) -> None:
+        self.app = app
+        self.resources = resources
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_in_words(message: dict[str, Any]) -> None:
+            error = self.resources.startup_error
+            if message["type"] == "lifespan.startup.failed" and error is not None:
+                message = {**message, "message": f"SmallChat cannot start: {error}"}
+            await send(message)
+
+        await self.app(scope, receive, send_in_words)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API over ``settings`` (None: read them at startup, as the chat page does). No I/O here."""
     resources = ApiResources(settings)
@@ -536,7 +562,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, WORKER_THREADS)
         # A bad setting or an unusable database stops the server at once, with the reason.
-        await anyio.to_thread.run_sync(resources.open)
+        try:
+            await anyio.to_thread.run_sync(resources.open)
+        except SmallChatError as error:
+            resources.startup_error = error
+            raise
         # What start-up loaded (modules, schemas, the tokenizer) lives as long as the server:
         # out of the collector's way, so its full passes during a burst of chats skip it.
         # (3-9 % less wall time for 50 chats at once, measured side by side.)
@@ -563,6 +593,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=resources.body_limit_bytes)
+    app.add_middleware(StartupFailureInWords, resources=resources)
     app.include_router(health_router)
     app.include_router(router)
     return app

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from smallchat.errors import StorageError
@@ -27,7 +27,18 @@ def create_db_engine(database_url: str) -> Engine:
     except Exception:
         raise StorageError(f"DATABASE_URL is not a valid database URL: {database_url!r}.") from None
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except NoSuchModuleError:
+            raise StorageError(
+                f"DATABASE_URL names a kind of database SmallChat does not know: {url.drivername}. "
+                "Use sqlite:///path/to/chat.db or postgresql+psycopg://user:password@host/db."
+            ) from None
+        except ImportError as missing:
+            raise StorageError(
+                f"DATABASE_URL needs a database driver that is not installed ({missing.name}). "
+                'For PostgreSQL: pip install "psycopg[binary]" and use postgresql+psycopg://…'
+            ) from None
 
     _check_sqlite_location(url.database)
     # Streamlit reruns and API requests run on different threads; each checks out its own

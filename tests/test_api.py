@@ -843,6 +843,21 @@ def test_a_bad_setting_stops_the_server_at_startup_naming_it(monkeypatch: pytest
         pass
 
 
+def test_uvicorn_stopped_by_a_bad_setting_prints_the_reason_and_no_traceback(tmp_path: Path) -> None:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "AI_PRICING": "cheap"}
+    result = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "smallchat.api:app", "--port", "0"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SmallChat cannot start: AI_PRICING must be one of default, list, custom; got 'cheap'." in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
 def test_an_unusable_database_stops_the_server_at_startup_saying_why(settings: Settings, tmp_path: Path) -> None:
     missing_folder = tmp_path / "no-such-folder" / "chat.db"
     app = create_app(with_settings(settings, database_url=f"sqlite:///{missing_folder}"))
