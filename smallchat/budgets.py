@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from smallchat.config import Settings
+from smallchat.config import BUDGET_RANGE, MAX_BUDGET_USD, MIN_BUDGET_USD, Settings
 from smallchat.errors import BudgetExceeded, InvalidInput
 from smallchat.money import format_usd
 from smallchat.repository import ChatStore, SessionSummary
@@ -93,8 +93,8 @@ def enforce_budgets(
 
 def set_budget(store: ChatStore, *, scope: str, session: SessionSummary | None, limit: Decimal | None) -> None:
     """Set the daily budget or the session's budget (None removes it), and record the change."""
-    if limit is not None and (not limit.is_finite() or limit <= 0):
-        raise InvalidInput("A budget must be an amount of more than $0 (or empty, for no budget).")
+    if limit is not None and (not limit.is_finite() or not MIN_BUDGET_USD <= limit <= MAX_BUDGET_USD):
+        raise InvalidInput(f"A budget must be an amount {BUDGET_RANGE} (or empty, for no budget).")
     if scope == "daily":
         store.budgets.set_daily_budget(limit)
         spent = store.budgets.spent_since(start_of_today())

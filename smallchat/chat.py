@@ -48,9 +48,30 @@ def parse_session_id(raw: str) -> str:
         raise InvalidInput("That chat link is not valid: the session id is not a UUID.") from None
 
 
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, Unicode 15): characters
+# drawn as nothing, beyond the format characters (Cf) — fillers, variation selectors.
+_INVISIBLE_RANGES = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xE0100, 0xE01EF),
+)
+
+
+def _is_invisible(character: str) -> bool:
+    if character.isspace() or unicodedata.category(character) == "Cf":
+        return True
+    code = ord(character)
+    return any(first <= code <= last for first, last in _INVISIBLE_RANGES)
+
+
 def _is_blank(text: str) -> bool:
-    """Nothing to read: only whitespace and invisible format characters (zero-width space, BOM, soft hyphen)."""
-    return all(character.isspace() or unicodedata.category(character) == "Cf" for character in text)
+    """Nothing to read: only whitespace and characters drawn as nothing (zero-width space, BOM, fillers)."""
+    return all(_is_invisible(character) for character in text)
 
 
 def validate_message(text: str, settings: Settings) -> str:

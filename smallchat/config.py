@@ -8,6 +8,7 @@ files itself), built-in defaults. The core never imports streamlit: the UI hands
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -23,6 +25,11 @@ from smallchat.errors import ConfigError
 DEFAULT_BASE_URL = "https://api.groq.com/openai/v1"
 DEFAULT_MODEL = "llama-3.3-70b-versatile"
 DEFAULT_DATABASE_URL = "sqlite:///./chat_history.db"
+# Budgets are stored in whole picodollars (a 64-bit integer): from a millionth of a dollar,
+# which is still many picodollars, to a million dollars, far below the column's limit.
+MIN_BUDGET_USD = Decimal("0.000001")
+MAX_BUDGET_USD = Decimal("1000000")
+BUDGET_RANGE = "between $0.000001 and $1,000,000"
 PRICING_MODES = ("default", "list", "custom")
 
 
@@ -82,8 +89,8 @@ def _usd(name: str, raw: str) -> Decimal:
         value = Decimal(raw.strip().lstrip("$"))
     except InvalidOperation:
         raise ConfigError(f"{name} must be an amount of US dollars, got {raw!r}.") from None
-    if not value.is_finite() or value <= 0:
-        raise ConfigError(f"{name} must be more than $0, got {raw!r}.")
+    if not value.is_finite() or not MIN_BUDGET_USD <= value <= MAX_BUDGET_USD:
+        raise ConfigError(f"{name} must be {BUDGET_RANGE}, got {raw!r}.")
     return value
 
 
@@ -99,8 +106,8 @@ def _positive_float(name: str, raw: str) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}.") from None
-    if not value > 0:
-        raise ConfigError(f"{name} must be greater than 0, got {raw!r}.")
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{name} must be a number greater than 0, got {raw!r}.")
     return value
 
 
@@ -125,10 +132,21 @@ def _text(name: str, raw: str) -> str:
     return raw.strip()
 
 
+def _base_url(name: str, raw: str) -> str:
+    url = raw.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http:// or https:// address, got {url.split('?')[0]!r}.")
+    if parts.query or parts.fragment:
+        # The SDK appends paths to it: a query would end up inside every request's path.
+        raise ConfigError(f"{name} must not have a query (?...) or fragment (#...); put the key in AI_API_KEY.")
+    return url
+
+
 _SETTINGS_BY_NAME: dict[str, tuple[str, Any]] = {
     "AI_API_KEY": ("api_key", _text),
     "AI_MODEL_NAME": ("model_name", _text),
-    "AI_BASE_URL": ("base_url", _text),
+    "AI_BASE_URL": ("base_url", _base_url),
     "DATABASE_URL": ("database_url", _text),
     "AI_PRICING": ("pricing", _pricing_mode),
     "AI_PRICE_INPUT_PER_MTOK": ("custom_input_per_mtok", _decimal),
@@ -143,7 +161,7 @@ _SETTINGS_BY_NAME: dict[str, tuple[str, Any]] = {
     "BUDGET_SESSION_USD": ("session_budget_usd", _usd),
     "AI_TIMEOUT_SECONDS": ("request_timeout_seconds", _positive_float),
     "AI_MAX_RETRIES": ("max_retries", _non_negative_int),
-    "MAX_MESSAGE_CHARS": ("max_message_chars", _non_negative_int),
+    "MAX_MESSAGE_CHARS": ("max_message_chars", _positive_int),
     "UI_URL": ("ui_url", _text),
     "API_TOKEN": ("api_token", _text),
 }
@@ -158,7 +176,10 @@ def load_settings(
 ) -> Settings:
     """Read settings: environment, then ``env_file``, then ``secrets``, then defaults."""
     environ = os.environ if environ is None else environ
-    file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
+    try:
+        file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{env_file} is not UTF-8 text. Save it as UTF-8, or remove it.") from None
     sources: list[Mapping[str, Any]] = [environ, file_values, secrets or {}]
 
     values: dict[str, Any] = {}

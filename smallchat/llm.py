@@ -71,6 +71,12 @@ def make_client(settings: Settings) -> openai.OpenAI:
         raise errors.InvalidApiKey(
             "No API key is configured. Set AI_API_KEY in the environment, a .env file or .streamlit/secrets.toml."
         )
+    if not all(" " < character < "\x7f" for character in settings.api_key):
+        # An HTTP header carries only these; the SDK would fail deep inside with an encoding error.
+        raise errors.InvalidApiKey(
+            "The API key contains characters no API key has (quotes, spaces, accented letters or "
+            "symbols, often picked up when copying it). Copy it again from the provider's console."
+        )
     return openai.OpenAI(
         api_key=settings.api_key or LOCAL_SERVER_API_KEY,
         base_url=settings.base_url,

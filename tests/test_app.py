@@ -164,6 +164,26 @@ def test_missing_key_shows_where_to_set_it_and_takes_one_for_this_session_only(
             assert session_key.encode() not in path.read_bytes(), path
 
 
+def test_a_key_pasted_with_curly_quotes_is_explained_and_another_can_be_given(
+    provider: FakeProvider, store: ChatStore
+) -> None:
+    provider.script(Failure(401, error_body("Incorrect API key provided")))
+    app = send(run_app(), "hello")
+    key_field = next(field for field in app.text_input if field.label == "API key for this session")
+    key_field.input("\u201cgsk_pasted-abcdef123456\u201d")  # as a word processor or chat app quotes it
+    app = next(b for b in app.button if b.label == "Use this key").click().run()
+    app = app.button(key="retry").click().run()
+    assert not app.exception
+    assert "contains characters no API key has" in shown(app.error[0].value)
+    assert len(provider.chat_requests()) == 1  # only the first, refused one: nothing sent with that key
+    key_field = next(field for field in app.text_input if field.label == "API key for this session")
+    key_field.input("gsk_pasted-abcdef123456")
+    app = next(b for b in app.button if b.label == "Use this key").click().run()
+    app = app.button(key="retry").click().run()
+    assert not app.exception
+    assert [m.role for m in store.list_messages(app.query_params["session"])] == ["user", "assistant"]
+
+
 def test_a_message_sent_from_a_bad_link_starts_a_chat_and_the_notice_goes(store: ChatStore) -> None:
     app = run_app(session_id="not-a-uuid")
     assert "not valid" in app.warning[0].value

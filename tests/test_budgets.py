@@ -81,10 +81,19 @@ def test_a_budget_set_in_the_page_overrides_the_setting(store: ChatStore, settin
     assert status.limit == Decimal("2.50")
 
 
-@pytest.mark.parametrize("amount", ["0", "-1", "NaN", "Infinity"])
-def test_budgets_must_be_positive_amounts(store: ChatStore, amount: str) -> None:
-    with pytest.raises(InvalidInput):
+@pytest.mark.parametrize("amount", ["0", "-1", "NaN", "Infinity", "0.0000000000001", "10000000"])
+def test_budgets_must_be_amounts_the_database_can_hold(store: ChatStore, amount: str) -> None:
+    # Stored in picodollars: under a millionth of a dollar rounds towards 0, over a million
+    # dollars heads for the 64-bit column's limit ($9.2M).
+    with pytest.raises(InvalidInput) as raised:
         set_budget(store, scope="daily", session=None, limit=Decimal(amount))
+    assert str(raised.value) == "A budget must be an amount between $0.000001 and $1,000,000 (or empty, for no budget)."
+    assert store.budgets.daily_budget_override() is None
+
+
+def test_the_largest_budget_is_stored_exactly(store: ChatStore) -> None:
+    set_budget(store, scope="daily", session=None, limit=Decimal("1000000"))
+    assert store.budgets.daily_budget_override() == Decimal("1000000")
 
 
 def test_a_budget_set_in_the_page_can_be_removed_again(store: ChatStore, settings: Settings, session_id: str) -> None:

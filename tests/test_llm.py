@@ -49,6 +49,23 @@ def test_missing_key_for_a_hosted_provider_is_refused_before_any_request() -> No
         make_client(Settings(api_key="", base_url="https://api.groq.com/openai/v1"))
 
 
+@pytest.mark.parametrize(
+    "pasted",
+    ["\u201cgsk_abc123\u201d", "sk-k\u00e9y\u20ac", "gsk_abc 123"],
+    ids=["curly-quotes", "accented-and-symbol", "inner-space"],
+)
+def test_a_key_no_header_can_carry_is_refused_in_words_before_any_request(
+    provider: FakeProvider, settings: Settings, pasted: str
+) -> None:
+    with pytest.raises(errors.InvalidApiKey) as raised:
+        make_client(settings.with_api_key(pasted))
+    assert str(raised.value) == (
+        "The API key contains characters no API key has (quotes, spaces, accented letters or symbols, "
+        "often picked up when copying it). Copy it again from the provider's console."
+    )
+    assert provider.chat_requests() == []
+
+
 def test_local_server_needs_no_key(provider: FakeProvider, settings: Settings) -> None:
     keyless = Settings(**{**settings.__dict__, "api_key": ""})
     text, _ = stream_all(make_client(keyless), keyless)

@@ -38,7 +38,7 @@ def chat_log(app) -> list[tuple[str, str]]:
         pytest.param("", "The message is empty. Type something to send.", id="empty"),
         pytest.param(" \n\t\u3000 ", "The message is empty. Type something to send.", id="whitespace-only"),
         pytest.param(
-            "\u200b\ufeff\u00ad\u200d \n",
+            "\u200b\ufeff\u00ad\u200d \n\u3164\u115f\u034f\ufe0f\u2060",
             "The message is empty. Type something to send.",
             id="invisible-characters-only",
         ),
