@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -423,8 +424,11 @@ def restore_null_examples(openapi: dict[str, Any]) -> None:
 
 
 def chat_url(ui_url: str, session_id: str) -> str:
-    """The chat page open on ``session_id``."""
-    return f"{ui_url.rstrip('/')}/?session={session_id}"
+    """The chat page open on ``session_id``; a query of UI_URL's own (``?embed=true``) is kept."""
+    parts = urlsplit(ui_url)
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name != "session"]
+    query.append(("session", session_id))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/", urlencode(query), parts.fragment))
 
 
 def error_code(error: SmallChatError) -> str:

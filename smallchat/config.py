@@ -132,6 +132,14 @@ def _text(name: str, raw: str) -> str:
     return raw.strip()
 
 
+def _ui_url(name: str, raw: str) -> str:
+    url = raw.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http:// or https:// address, got {url!r}.")
+    return url
+
+
 def _base_url(name: str, raw: str) -> str:
     url = raw.strip()
     parts = urlsplit(url)
@@ -162,7 +170,7 @@ _SETTINGS_BY_NAME: dict[str, tuple[str, Any]] = {
     "AI_TIMEOUT_SECONDS": ("request_timeout_seconds", _positive_float),
     "AI_MAX_RETRIES": ("max_retries", _non_negative_int),
     "MAX_MESSAGE_CHARS": ("max_message_chars", _positive_int),
-    "UI_URL": ("ui_url", _text),
+    "UI_URL": ("ui_url", _ui_url),
     "API_TOKEN": ("api_token", _text),
 }
 SETTING_NAMES = tuple(_SETTINGS_BY_NAME)

@@ -72,6 +72,21 @@ def test_new_session_redirects_to_the_chat_page_open_on_a_new_session(settings: 
     assert store.get_session(session_id).message_count == 0
 
 
+@pytest.mark.parametrize(
+    ("ui_url", "expected"),
+    [
+        ("http://localhost:8501", "http://localhost:8501/?session={id}"),
+        ("https://chat.example.com/smallchat/", "https://chat.example.com/smallchat/?session={id}"),
+        # Streamlit's own query parameters (embedding) stay; an old session parameter is replaced.
+        ("https://chat.example.com/?embed=true&session=old", "https://chat.example.com/?embed=true&session={id}"),
+    ],
+)
+def test_the_chat_link_keeps_what_ui_url_says(settings: Settings, ui_url: str, expected: str) -> None:
+    with TestClient(create_app(with_settings(settings, ui_url=ui_url))) as client:
+        session = client.post("/sessions").json()
+    assert session["chat_url"] == expected.format(id=session["id"])
+
+
 def test_post_sessions_creates_an_empty_session(api: TestClient, store: ChatStore, settings: Settings) -> None:
     response = api.post("/sessions")
     assert response.status_code == 201

@@ -33,6 +33,12 @@ from smallchat.errors import ConfigError
             id="base-url-without-scheme",
         ),
         pytest.param(
+            "UI_URL",
+            "localhost:8501",
+            "UI_URL must be an http:// or https:// address, got 'localhost:8501'.",
+            id="ui-url-without-scheme",
+        ),
+        pytest.param(
             "BUDGET_DAILY_USD",
             "10000000",
             "BUDGET_DAILY_USD must be between $0.000001 and $1,000,000, got '10000000'.",
